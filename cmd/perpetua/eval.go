@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/perpetua-ml/perpetua/internal/dataset"
+	"github.com/perpetua-ml/perpetua/internal/evaluate"
+	"github.com/perpetua-ml/perpetua/internal/learn"
+	"github.com/perpetua-ml/perpetua/internal/learn/linear"
+	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
+)
+
+// models are the learners `eval classify --model` accepts.
+// lr 0 means the model's default learning rate.
+var models = map[string]func(dim int, seed uint64, hidden []int, lr float64) (learn.Binary, error){
+	"logistic": func(dim int, _ uint64, _ []int, lr float64) (learn.Binary, error) {
+		cfg := linear.Config{LearnRate: lr}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return linear.New(dim, cfg), nil
+	},
+	"mlp": func(dim int, seed uint64, hidden []int, lr float64) (learn.Binary, error) {
+		return mlp.New(dim, mlp.Config{Hidden: hidden, Seed: seed, LearnRate: lr})
+	},
+}
+
+func modelNames() string { return "logistic, mlp" }
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("eval: missing task (want: perpetua eval classify --data FILE.csv --target COLUMN)")
+	}
+	task, args := args[0], args[1:]
+	if task != "classify" {
+		return usagef("eval: unknown task %q (known: classify)", task)
+	}
+	fs := newFlagSet("eval classify", stderr)
+	data := fs.String("data", "", "CSV file with a header row (required)")
+	target := fs.String("target", "", "label column (required); two classes")
+	positive := fs.String("positive", "", "label value that counts as the positive class (default: see docs)")
+	drop := fs.String("drop", "", "comma-separated columns to ignore")
+	model := fs.String("model", "logistic", "model: "+modelNames())
+	seed := fs.Uint64("seed", 1, "model seed")
+	hidden := fs.String("hidden", "20", "mlp hidden layer widths, comma-separated")
+	lr := fs.Float64("lr", 0, "learning rate (0: the model's default: logistic Adam 0.03, mlp Adam 0.001)")
+	window := fs.Int("window", 1000, "sliding window of the window_* metrics")
+	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
+	jsonOut := fs.Bool("json", false, "print one JSON object on stdout instead of a table")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" || *target == "" {
+		return usagef("eval classify: --data and --target are required")
+	}
+	newModel, ok := models[*model]
+	if !ok {
+		return usagef("eval classify: --model %q: want one of %s", *model, modelNames())
+	}
+	hs, err := parseInts(*hidden)
+	if err != nil {
+		return usagef("eval classify: --hidden: %v", err)
+	}
+	f, err := os.Open(*data)
+	if err != nil {
+		return usagef("eval classify: --data: %v", err)
+	}
+	defer f.Close()
+	var dropCols []string
+	if *drop != "" {
+		dropCols = strings.Split(*drop, ",")
+	}
+	src, err := dataset.NewCSV(bufio.NewReaderSize(f, 1<<20), dataset.Options{Target: *target, Positive: *positive, Drop: dropCols})
+	if err != nil {
+		return err
+	}
+	if *lr < 0 {
+		return usagef("eval classify: --lr %v must be ≥ 0", *lr)
+	}
+	l, err := newModel(src.Dim(), *seed, hs, *lr)
+	if err != nil {
+		return usagef("eval classify: --model %s: %v", *model, err)
+	}
+	opts := evaluate.Options{Model: *model, Window: *window}
+	if *predictions != "" {
+		pf, err := os.Create(*predictions)
+		if err != nil {
+			return fmt.Errorf("eval classify: --predictions: %w", err)
+		}
+		defer pf.Close()
+		opts.Predictions = pf
+	}
+	if fd, ok := stderr.(*os.File); ok && term.IsTerminal(int(fd.Fd())) {
+		opts.Progress = evaluate.NewProgressBar(stderr, countRows(*data))
+	}
+	res, err := evaluate.Classify(ctx, src, l, opts)
+	if err != nil {
+		return err
+	}
+	if pf, ok := opts.Predictions.(*os.File); ok {
+		if err := pf.Close(); err != nil {
+			return fmt.Errorf("eval classify: --predictions: %w", err)
+		}
+	}
+	if *jsonOut {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return res.WriteText(stdout)
+}
+
+// countRows counts data rows (lines minus the header) for the progress
+// bar; -1 if unknown. It reads the file once more, at disk speed.
+func countRows(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err != nil {
+			break
+		}
+	}
+	return n - 1
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		var v int
+		if _, err := fmt.Sscanf(strings.TrimSpace(p), "%d", &v); err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

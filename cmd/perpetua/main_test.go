@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as the perpetua binary in child
+// processes, so crash tests need no separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("PERPETUA_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// child is a perpetua process started by a test.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bytes.Buffer // stderr
+	done chan error
+}
+
+func startServe(t *testing.T, dataDir string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "PERPETUA_TEST_MAIN=1", "PERPETUA_API_KEYS=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, out: new(bytes.Buffer), done: make(chan error, 1)}
+	cmd.Stderr = c.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("serve printed no address: %v; stderr: %s", err, c.out)
+	}
+	// "perpetua: listening on 127.0.0.1:PORT (data dir …)"
+	f := strings.Fields(line)
+	if len(f) < 4 {
+		t.Fatalf("unexpected first line %q", line)
+	}
+	c.addr = "http://" + f[3]
+	go func() { io.Copy(io.Discard, stdout); c.done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(c.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 20s; stderr: %s", c.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		<-c.done
+	})
+	return c
+}
+
+func batchBody(b, n int) []byte {
+	var buf bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&buf, `{"id":"b%d-%d","type":"view","timestamp":"2026-03-01T10:%02d:%02dZ","user_id":"u%d","item_id":"i%d","price":9.5}`+"\n",
+			b, i, (b/60)%60, b%60, i%50, (b*7+i)%100)
+	}
+	return buf.Bytes()
+}
+
+func postEvents(url string, body []byte) (int, []byte, error) {
+	resp, err := http.Post(url+"/v1/events", "application/x-ndjson", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+type logEvent struct {
+	Offset uint64          `json:"offset"`
+	Event  json.RawMessage `json:"event"`
+}
+
+func readLog(t *testing.T, url string) []logEvent {
+	t.Helper()
+	var all []logEvent
+	from := uint64(0)
+	for {
+		resp, err := http.Get(fmt.Sprintf("%s/v1/events?from=%d&limit=5000", url, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Events []logEvent `json:"events"`
+			Next   uint64     `json:"next"`
+			End    uint64     `json:"end"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /v1/events?from=%d: %d %v", from, resp.StatusCode, err)
+		}
+		all = append(all, page.Events...)
+		if page.Next >= page.End || len(page.Events) == 0 {
+			return all
+		}
+		from = page.Next
+	}
+}
+
+// TestKill9 kills the server with SIGKILL while clients are ingesting and
+// checks that, after a restart, every batch answered 202 is in the log,
+// every batch is all-or-nothing, nothing else is there, and retries of
+// acknowledged batches are recognised as duplicates.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	c := startServe(t, dir)
+	const perBatch = 100
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	sent := map[int]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b := w*100000 + i
+				mu.Lock()
+				sent[b] = true
+				mu.Unlock()
+				code, _, err := postEvents(c.addr, batchBody(b, perBatch))
+				if err != nil {
+					return // the server died mid-request
+				}
+				if code == http.StatusAccepted {
+					mu.Lock()
+					acked[b] = true
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	// Let some batches land, then kill without warning.
+	for {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 {
+			break
+		}
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-c.done
+	close(stop)
+	wg.Wait()
+	c.done <- nil // for the cleanup
+
+	c2 := startServe(t, dir)
+	evs := readLog(t, c2.addr)
+	count := map[int]int{}
+	seen := map[string]bool{}
+	for i, e := range evs {
+		if e.Offset != uint64(i) {
+			t.Fatalf("event %d has offset %d", i, e.Offset)
+		}
+		var v struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(e.Event, &v); err != nil {
+			t.Fatalf("offset %d: %v", e.Offset, err)
+		}
+		if seen[v.ID] {
+			t.Fatalf("id %q appears twice", v.ID)
+		}
+		seen[v.ID] = true
+		var b, k int
+		if _, err := fmt.Sscanf(v.ID, "b%d-%d", &b, &k); err != nil || !sent[b] {
+			t.Fatalf("offset %d: id %q was never sent", e.Offset, v.ID)
+		}
+		count[b]++
+	}
+	for b := range acked {
+		if count[b] != perBatch {
+			t.Errorf("acknowledged batch %d has %d of %d events after restart", b, count[b], perBatch)
+		}
+	}
+	for b, n := range count {
+		if n != perBatch {
+			t.Errorf("batch %d is partly in the log: %d of %d events", b, n, perBatch)
+		}
+	}
+	t.Logf("%d batches acknowledged, %d in the log (%d events) after SIGKILL", len(acked), len(count), len(evs))
+
+	// A client retrying an acknowledged batch after the crash appends nothing.
+	for b := range acked {
+		code, body, err := postEvents(c2.addr, batchBody(b, perBatch))
+		if err != nil || code != http.StatusAccepted || !bytes.Contains(body, []byte(`"duplicates":100`)) {
+			t.Fatalf("retry of batch %d: %d %s %v; want 202 with 100 duplicates", b, code, body, err)
+		}
+		break
+	}
+	if n := len(readLog(t, c2.addr)); n != len(evs) {
+		t.Fatalf("log has %d events after a retried batch; want %d", n, len(evs))
+	}
+
+	// Bad input changes nothing.
+	bad := append(batchBody(999999, 3), []byte(`{"id":"x","type":"view","timestamp":"2026-03-01T10:00:00Z","user_id":"u","item_id":"i","price":-1}`+"\n")...)
+	if code, body, _ := postEvents(c2.addr, bad); code != http.StatusBadRequest || !bytes.Contains(body, []byte("price")) {
+		t.Fatalf("invalid batch: %d %s; want 400 naming price", code, body)
+	}
+	if n := len(readLog(t, c2.addr)); n != len(evs) {
+		t.Fatalf("log has %d events after a rejected batch; want %d", n, len(evs))
+	}
+
+	// A graceful stop exits 0 and leaves a checkpoint.
+	c2.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c2.done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v; stderr: %s", err, c2.out)
+		}
+		c2.done <- nil
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop within 60s of SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints", "checkpoint.ppt")); err != nil {
+		t.Fatalf("no checkpoint after graceful stop: %v", err)
+	}
+}
+
+// TestEvalClassify runs the eval command as a user would and recomputes
+// the accuracy from the predictions file.
+func TestEvalClassify(t *testing.T) {
+	data := filepath.Join("..", "..", "internal", "dataset", "testdata", "elec2_head200.csv")
+	if full := filepath.Join("..", "..", "..", "shared", "data", "elec2", "elecNormNew.csv"); fileExists(full) && !testing.Short() {
+		data = full
+	} else {
+		t.Logf("using the excerpt %s (../shared/data/elec2 not present or -short)", data)
+	}
+	for _, model := range []string{"logistic", "mlp"} {
+		t.Run(model, func(t *testing.T) {
+			preds := filepath.Join(t.TempDir(), "p.csv")
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"eval", "classify", "--data", data, "--target", "class",
+				"--model", model, "--json", "--predictions", preds}, &stdout, &stderr)
+			if err != nil {
+				t.Fatalf("eval: %v; stderr: %s", err, stderr.String())
+			}
+			var res struct {
+				Task    string             `json:"task"`
+				N       int                `json:"n"`
+				Metrics map[string]float64 `json:"metrics"`
+				Seconds float64            `json:"seconds"`
+				PerSec  float64            `json:"per_second"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+				t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+			}
+			f, _ := os.Open(preds)
+			defer f.Close()
+			rows, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows)-1 != res.N || res.Task != "classify" || res.N == 0 {
+				t.Fatalf("task %q, n %d, predictions rows %d", res.Task, res.N, len(rows)-1)
+			}
+			right := 0
+			for _, r := range rows[1:] {
+				p, _ := strconv.ParseFloat(r[1], 64)
+				y, _ := strconv.ParseFloat(r[2], 64)
+				if (p >= 0.5) == (y == 1) {
+					right++
+				}
+			}
+			acc := float64(right) / float64(res.N)
+			if math.Abs(acc-res.Metrics["accuracy"]) > 1e-12 {
+				t.Fatalf("accuracy recomputed from predictions %.6f; reported %.6f", acc, res.Metrics["accuracy"])
+			}
+			t.Logf("%s on %s: n=%d accuracy=%.4f log_loss=%.4f auc=%.4f (%.0f rows/s)", model, filepath.Base(data),
+				res.N, acc, res.Metrics["log_loss"], res.Metrics["auc"], res.PerSec)
+			if res.N > 40000 && model == "logistic" && acc < 0.75 {
+				t.Errorf("%s accuracy on Elec2 %.4f; want ≥ 0.75", model, acc)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"eval"}, 2},
+		{[]string{"eval", "regress"}, 2},
+		{[]string{"eval", "classify", "--target", "class"}, 2},
+		{[]string{"eval", "classify", "--data", "nope.csv", "--target", "class"}, 2},
+		{[]string{"eval", "classify", "--data", "x", "--target", "y", "--model", "bogus"}, 2},
+		{[]string{"demo", "--days", "0"}, 2},
+		{[]string{"serve", "--sync", "sometimes", "--data-dir", "x"}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"help"}, 0},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), tt.args, &out, &errb)
+		if got := exitCode(err, io.Discard); got != tt.code {
+			t.Errorf("perpetua %q: exit %d (%v); want %d", tt.args, got, err, tt.code)
+		}
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -1,0 +1,149 @@
+package continual
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Checkpoint file format (part of the on-disk format, see docs/formats.md):
+//
+//	magic    [8]byte  "PPTCKPT\x00"
+//	version  uint32   little-endian
+//	sections uint32   number of sections
+//	then per section: name length uint16, name, data length uint64, data
+//	crc32c   uint32   Castagnoli CRC of every byte before it
+//
+// The file is written to a temporary name, fsynced, renamed over the old
+// checkpoint and the directory fsynced, so a crash leaves either the old
+// or the new checkpoint, never a mix.
+const (
+	checkpointMagic   = "PPTCKPT\x00" // part of the on-disk format
+	checkpointVersion = 1             // part of the on-disk format
+	checkpointName    = "checkpoint.ppt"
+	maxSections       = 64
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// section is one named blob of a checkpoint.
+type section struct {
+	name string
+	data []byte
+}
+
+func encodeCheckpoint(secs []section) []byte {
+	n := 8 + 4 + 4 + 4
+	for _, s := range secs {
+		n += 2 + len(s.name) + 8 + len(s.data)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, checkpointMagic...)
+	b = binary.LittleEndian.AppendUint32(b, checkpointVersion)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(secs)))
+	for _, s := range secs {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(s.name)))
+		b = append(b, s.name...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(len(s.data)))
+		b = append(b, s.data...)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeCheckpoint(b []byte) (map[string][]byte, error) {
+	if len(b) < 8+4+4+4 || string(b[:8]) != checkpointMagic {
+		return nil, errors.New("not a Perpetua checkpoint (bad magic)")
+	}
+	body := b[:len(b)-4]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(b[len(b)-4:]); got != want {
+		return nil, fmt.Errorf("checksum mismatch (crc32c %08x, stored %08x)", got, want)
+	}
+	if v := binary.LittleEndian.Uint32(body[8:]); v != checkpointVersion {
+		return nil, fmt.Errorf("format version %d not supported (this build reads version %d)", v, checkpointVersion)
+	}
+	n := binary.LittleEndian.Uint32(body[12:])
+	if n > maxSections {
+		return nil, fmt.Errorf("%d sections (max %d)", n, maxSections)
+	}
+	p := body[16:]
+	out := make(map[string][]byte, n)
+	for i := uint32(0); i < n; i++ {
+		if len(p) < 2 {
+			return nil, fmt.Errorf("section %d: truncated", i)
+		}
+		nl := int(binary.LittleEndian.Uint16(p))
+		p = p[2:]
+		if len(p) < nl+8 {
+			return nil, fmt.Errorf("section %d: truncated name", i)
+		}
+		name := string(p[:nl])
+		p = p[nl:]
+		dl := binary.LittleEndian.Uint64(p)
+		p = p[8:]
+		if dl > uint64(len(p)) {
+			return nil, fmt.Errorf("section %q: length %d exceeds file", name, dl)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("section %q: duplicate", name)
+		}
+		out[name] = p[:dl]
+		p = p[dl:]
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes", len(p))
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to dir/name via a temporary file, fsync,
+// rename and directory fsync.
+func writeFileAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// readCheckpoint returns the sections of dir's checkpoint, or (nil, nil)
+// when there is none.
+func readCheckpoint(dir string) (map[string][]byte, error) {
+	path := filepath.Join(dir, checkpointName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("continual: read checkpoint: %w", err)
+	}
+	secs, err := decodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("continual: checkpoint %s: %v", path, err)
+	}
+	return secs, nil
+}

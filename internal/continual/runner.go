@@ -1,0 +1,602 @@
+// Package continual runs Perpetua's learning loop: it reads the event log
+// from the committed position and, for every example whose outcome becomes
+// known, first scores the prediction made before the outcome was known and
+// only then lets each learner learn from it (prequential evaluation).
+//
+// The purchase task: every view of an item by a user is an example. Each
+// learner predicts, at view time, the probability that the user buys the
+// item within the label horizon; the example is labelled 1 when the
+// purchase arrives within the horizon (event time) and 0 when the horizon
+// passes without one. Features are the user's and item's recent behaviour
+// as of the view (feature.Behaviour).
+//
+// Invariants:
+//   - One goroutine (the one in Run or Step) mutates learners, features,
+//     pending labels and metrics. Readers (serving, metrics) only see
+//     immutable published copies.
+//   - A checkpoint holds learner state, features, pending labels, metrics
+//     and the log offset they correspond to, written atomically together;
+//     a runner restored from it continues exactly as an uninterrupted one.
+//   - Everything depends on the log and event time only, never on
+//     wall-clock time, so a replay is deterministic.
+package continual
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/perpetua-ml/perpetua/internal/event"
+	"github.com/perpetua-ml/perpetua/internal/eventlog"
+	"github.com/perpetua-ml/perpetua/internal/feature"
+	"github.com/perpetua-ml/perpetua/internal/label"
+	"github.com/perpetua-ml/perpetua/internal/learn"
+	"github.com/perpetua-ml/perpetua/internal/metric"
+	"github.com/perpetua-ml/perpetua/internal/tensor"
+)
+
+// Model is a learner the runner trains: a binary classifier whose state
+// can be saved, so it can be checkpointed and published to serving.
+type Model interface {
+	learn.Binary
+	learn.Snapshotter
+}
+
+// Learner names a model and says how to build a fresh one. New must
+// return identical models on every call (same configuration and seed).
+type Learner struct {
+	Name string
+	New  func() (Model, error)
+}
+
+// Config configures a Runner. The zero value means the defaults, except
+// that Dir is required for checkpoints.
+type Config struct {
+	// Dir holds the checkpoint file. Empty means no checkpoints.
+	Dir string
+	// Consumer is the log consumer name (default "purchase").
+	Consumer string
+	// Horizon is how long after a view a purchase still counts (default 30m).
+	Horizon time.Duration
+	// Window is the sliding window of the windowed metrics (default 1000).
+	Window int
+	// Fading is the factor of the fading metrics (default 0.999).
+	Fading float64
+	// CheckpointEvery checkpoints after this many log records (default 50,000).
+	CheckpointEvery int
+	// CheckpointInterval checkpoints at most this often while idle
+	// with unsaved progress (default 10s, wall clock).
+	CheckpointInterval time.Duration
+	// PublishEvery publishes models to serving after this many learned
+	// examples, and whenever the runner catches up with the log (default 2,000).
+	PublishEvery int
+	// MaxPending bounds the examples waiting for their label (default 1,000,000).
+	MaxPending int
+	// Behaviour configures the behaviour features.
+	Behaviour feature.BehaviourConfig
+	// Logger receives lifecycle messages (nil: discard).
+	Logger *slog.Logger
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.Horizon < 0:
+		return fmt.Errorf("continual: config: horizon %v must be ≥ 0", c.Horizon)
+	case c.Window < 0 || c.Window > metric.MaxWindow:
+		return fmt.Errorf("continual: config: window %d must be in [0, %d]", c.Window, metric.MaxWindow)
+	case c.Fading < 0 || c.Fading >= 1:
+		return fmt.Errorf("continual: config: fading %v must be in [0, 1)", c.Fading)
+	case c.CheckpointEvery < 0, c.PublishEvery < 0, c.MaxPending < 0:
+		return errors.New("continual: config: counts must be ≥ 0")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Consumer == "" {
+		c.Consumer = "purchase"
+	}
+	if c.Horizon == 0 {
+		c.Horizon = 30 * time.Minute
+	}
+	if c.Window == 0 {
+		c.Window = 1000
+	}
+	if c.Fading == 0 {
+		c.Fading = 0.999
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 50_000
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = 10 * time.Second
+	}
+	if c.PublishEvery == 0 {
+		c.PublishEvery = 2000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// example is a prediction waiting for its label.
+type example struct {
+	x     [feature.PurchaseDim]float32
+	preds []float64 // one per learner, in learner order
+}
+
+type trained struct {
+	name    string
+	model   Model
+	metrics *metric.Binary
+}
+
+// Runner is the prequential learning loop for the purchase task.
+type Runner struct {
+	log      eventlog.Log
+	cfg      Config
+	learners []Learner
+	logger   *slog.Logger
+
+	// Trainer state: touched only by the goroutine in Run/Step.
+	models    []trained
+	behaviour *feature.Behaviour
+	pending   *label.Join[example]
+	offset    uint64 // next log offset to process
+	watermark time.Time
+	stats     Stats
+	sinceCkpt int
+	sincePub  int
+	xbuf      [feature.PurchaseDim]float32
+	reader    eventlog.Reader
+
+	running  atomic.Bool
+	drain    chan struct{} // closed by Stop: finish what the log holds, then return
+	stopOnce sync.Once
+	done     chan struct{}
+
+	published atomic.Pointer[Published]
+}
+
+// Stats counts what the runner did. It is part of the checkpoint.
+type Stats struct {
+	Records     uint64 `json:"records"`      // log records processed
+	Undecodable uint64 `json:"undecodable"`  // records that were not valid events (skipped)
+	Examples    uint64 `json:"examples"`     // examples predicted (views)
+	Labelled    uint64 `json:"labelled"`     // examples scored and learned
+	Positives   uint64 `json:"positives"`    // of which purchases
+	Evicted     uint64 `json:"evicted"`      // examples labelled early because MaxPending was reached
+	Checkpoints uint64 `json:"checkpoints"`  // checkpoints written since start (not persisted)
+}
+
+// New returns a Runner over log. It builds fresh learners; Run (or
+// Restore) loads the checkpoint if there is one.
+func New(log eventlog.Log, learners []Learner, cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if len(learners) == 0 {
+		return nil, errors.New("continual: no learners")
+	}
+	r := &Runner{
+		log: log, cfg: cfg, learners: learners, logger: cfg.Logger.With("component", "continual"),
+		drain: make(chan struct{}), done: make(chan struct{}),
+	}
+	seen := map[string]bool{}
+	for _, l := range learners {
+		if l.Name == "" || seen[l.Name] {
+			return nil, fmt.Errorf("continual: learner name %q empty or duplicate", l.Name)
+		}
+		seen[l.Name] = true
+	}
+	if err := r.reset(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// reset builds fresh trainer state.
+func (r *Runner) reset() error {
+	r.models = r.models[:0]
+	for _, l := range r.learners {
+		m, err := l.New()
+		if err != nil {
+			return fmt.Errorf("continual: build learner %q: %w", l.Name, err)
+		}
+		r.models = append(r.models, trained{name: l.Name, model: m, metrics: metric.NewBinary(r.cfg.Window, r.cfg.Fading)})
+	}
+	r.behaviour = feature.NewBehaviour(r.cfg.Behaviour)
+	r.pending = label.New[example](r.cfg.MaxPending)
+	r.offset = 0
+	r.watermark = time.Time{}
+	r.stats = Stats{}
+	return nil
+}
+
+// Offset returns the next log offset the runner will process. It must be
+// called from the trainer goroutine (or when the runner is not running).
+func (r *Runner) Offset() uint64 { return r.offset }
+
+// Restore loads the checkpoint in Config.Dir, if any. It reports whether
+// one was found. On error the runner keeps its fresh state.
+func (r *Runner) Restore() (bool, error) {
+	if r.cfg.Dir == "" {
+		return false, nil
+	}
+	secs, err := readCheckpoint(r.cfg.Dir)
+	if err != nil || secs == nil {
+		return false, err
+	}
+	if err := r.load(secs); err != nil {
+		_ = r.reset()
+		return false, fmt.Errorf("continual: checkpoint %s: %v", r.cfg.Dir, err)
+	}
+	return true, nil
+}
+
+// Run processes the log until ctx is done or Stop is called, then writes
+// a final checkpoint. It restores the checkpoint first. Run returns nil
+// after a clean stop.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("continual: Run called twice")
+	}
+	defer close(r.done)
+	if _, err := r.Restore(); err != nil {
+		return err
+	}
+	r.logger.Info("starting", "offset", r.offset, "end", r.log.End())
+	lastCkpt := time.Now()
+	for {
+		n, err := r.Step(ctx, 4096)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return r.finish()
+		}
+		if r.sinceCkpt >= r.cfg.CheckpointEvery {
+			if err := r.Checkpoint(); err != nil {
+				return err
+			}
+			lastCkpt = time.Now()
+		}
+		if n > 0 {
+			continue
+		}
+		// Caught up.
+		r.publish()
+		select {
+		case <-r.drain:
+			return r.finish()
+		default:
+		}
+		if r.sinceCkpt > 0 && time.Since(lastCkpt) >= r.cfg.CheckpointInterval {
+			if err := r.Checkpoint(); err != nil {
+				return err
+			}
+			lastCkpt = time.Now()
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.CheckpointInterval)
+		werr := r.waitOrDrain(wctx)
+		cancel()
+		if werr != nil && !errors.Is(werr, context.DeadlineExceeded) && !errors.Is(werr, context.Canceled) && !errors.Is(werr, errDrain) {
+			return werr
+		}
+	}
+}
+
+var errDrain = errors.New("drain")
+
+func (r *Runner) waitOrDrain(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // owned: ends when ctx is cancelled, which the deferred cancel guarantees
+		select {
+		case <-r.drain:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := r.reader.Wait(ctx)
+	select {
+	case <-r.drain:
+		return errDrain
+	default:
+		return err
+	}
+}
+
+func (r *Runner) finish() error {
+	if r.reader != nil {
+		r.reader.Close()
+		r.reader = nil
+	}
+	r.publish()
+	if r.sinceCkpt > 0 || r.stats.Records == 0 {
+		if err := r.Checkpoint(); err != nil {
+			return err
+		}
+	}
+	r.logger.Info("stopped", "offset", r.offset)
+	return nil
+}
+
+// Stop asks Run to process everything the log holds now, write a final
+// checkpoint and return; it waits until Run has returned or ctx is done.
+// Call it after ingest has stopped so that the log no longer grows.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.drain) })
+	if !r.running.Load() {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Step processes up to max available log records and returns how many it
+// processed. It does not block waiting for new records.
+func (r *Runner) Step(ctx context.Context, max int) (int, error) {
+	if r.reader == nil {
+		rd, err := r.log.NewReader(r.offset)
+		if err != nil {
+			return 0, fmt.Errorf("continual: open reader at %d: %w", r.offset, err)
+		}
+		r.reader = rd
+	}
+	n := 0
+	for n < max {
+		rec, err := r.reader.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("continual: read log at %d: %w", r.offset, err)
+		}
+		if rec.Offset != r.offset {
+			return n, fmt.Errorf("continual: log returned offset %d; want %d", rec.Offset, r.offset)
+		}
+		r.process(rec.Data)
+		r.offset++
+		r.stats.Records++
+		r.sinceCkpt++
+		n++
+	}
+	return n, nil
+}
+
+func (r *Runner) process(data []byte) {
+	e, err := event.Decode(data)
+	if err != nil {
+		// Ingest validated every record, so this means a record written by
+		// another producer or an older schema. Skipping it keeps the loop
+		// alive; it is counted, and visible in metrics.
+		r.stats.Undecodable++
+		return
+	}
+	if e.Timestamp.After(r.watermark) {
+		r.watermark = e.Timestamp
+		r.pending.Expire(r.watermark, r.learnNegative)
+	}
+	switch e.Type {
+	case event.TypePurchase:
+		r.pending.Resolve(pairKey(e.UserID, e.ItemID), r.learnPositive)
+	case event.TypeView:
+		r.predictView(&e)
+	}
+	r.behaviour.Observe(&e)
+}
+
+func pairKey(user, item string) string { return user + "\x00" + item }
+
+func (r *Runner) predictView(e *event.Event) {
+	x := r.xbuf[:]
+	r.behaviour.Features(x, e.UserID, e.ItemID, e.Timestamp)
+	ex := example{preds: make([]float64, len(r.models))}
+	copy(ex.x[:], x)
+	for i := range r.models {
+		ex.preds[i] = r.models[i].model.Predict(x)
+	}
+	r.stats.Examples++
+	r.pending.Add(pairKey(e.UserID, e.ItemID), e.Timestamp.Add(r.cfg.Horizon), ex, r.learnEvicted)
+}
+
+func (r *Runner) learnPositive(ex example) { r.learnExample(ex, 1) }
+func (r *Runner) learnNegative(ex example) { r.learnExample(ex, 0) }
+func (r *Runner) learnEvicted(ex example) {
+	r.stats.Evicted++
+	r.learnExample(ex, 0)
+}
+
+// learnExample scores the prediction made at view time, then learns.
+func (r *Runner) learnExample(ex example, y float64) {
+	for i := range r.models {
+		m := &r.models[i]
+		m.metrics.Update(ex.preds[i], y)
+		m.model.Learn(ex.x[:], y)
+	}
+	r.stats.Labelled++
+	if y == 1 {
+		r.stats.Positives++
+	}
+	r.sincePub++
+	if r.sincePub >= r.cfg.PublishEvery {
+		r.publish()
+	}
+}
+
+// Checkpoint atomically writes the complete trainer state and its log
+// offset to Config.Dir, then commits the offset as the consumer position.
+// It must be called from the trainer goroutine.
+func (r *Runner) Checkpoint() error {
+	if r.cfg.Dir == "" {
+		r.sinceCkpt = 0
+		return nil
+	}
+	secs, err := r.save()
+	if err != nil {
+		return fmt.Errorf("continual: checkpoint: %w", err)
+	}
+	if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("continual: checkpoint: %w", err)
+	}
+	if err := writeFileAtomic(r.cfg.Dir, checkpointName, encodeCheckpoint(secs)); err != nil {
+		return fmt.Errorf("continual: checkpoint: %w", err)
+	}
+	r.sinceCkpt = 0
+	r.stats.Checkpoints++
+	// The checkpoint is the source of truth for the position; the log's
+	// consumer position is informational (lag monitoring, operators).
+	if err := r.log.Commit(context.Background(), r.cfg.Consumer, r.offset); err != nil {
+		return fmt.Errorf("continual: commit offset %d: %w", r.offset, err)
+	}
+	return nil
+}
+
+func (r *Runner) save() ([]section, error) {
+	var head []byte
+	head = binary.LittleEndian.AppendUint64(head, r.offset)
+	head = binary.LittleEndian.AppendUint64(head, uint64(r.watermark.UnixNano()))
+	for _, v := range []uint64{r.stats.Records, r.stats.Undecodable, r.stats.Examples, r.stats.Labelled, r.stats.Positives, r.stats.Evicted} {
+		head = binary.LittleEndian.AppendUint64(head, v)
+	}
+	var ts tensor.Set
+	ts.SetMeta("task", "purchase")
+	ts.SetMeta("log_offset", fmt.Sprint(r.offset))
+	secs := []section{{name: "head", data: head}}
+	for _, m := range r.models {
+		m.model.SaveTensors(&ts, m.name+".")
+		mb, err := m.metrics.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{name: "metrics." + m.name, data: mb})
+	}
+	tb, err := ts.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	bb, err := r.behaviour.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	secs = append(secs, section{name: "models", data: tb}, section{name: "behaviour", data: bb},
+		section{name: "pending", data: r.encodePending()})
+	return secs, nil
+}
+
+func (r *Runner) load(secs map[string][]byte) error {
+	head := secs["head"]
+	if len(head) != 8*8 {
+		return fmt.Errorf("head section: %d bytes; want 64", len(head))
+	}
+	ts, err := tensor.Unmarshal(secs["models"])
+	if err != nil {
+		return err
+	}
+	for i := range r.models {
+		m := &r.models[i]
+		if err := m.model.LoadTensors(ts, m.name+"."); err != nil {
+			return fmt.Errorf("learner %q: %w", m.name, err)
+		}
+		mb, ok := secs["metrics."+m.name]
+		if !ok {
+			return fmt.Errorf("learner %q: no metrics section", m.name)
+		}
+		if err := m.metrics.UnmarshalBinary(mb); err != nil {
+			return fmt.Errorf("learner %q metrics: %w", m.name, err)
+		}
+	}
+	if err := r.behaviour.UnmarshalBinary(secs["behaviour"]); err != nil {
+		return err
+	}
+	if err := r.decodePending(secs["pending"]); err != nil {
+		return fmt.Errorf("pending section: %w", err)
+	}
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(head[8*i:]) }
+	r.offset = u(0)
+	r.watermark = time.Unix(0, int64(u(1)))
+	if u(1) == uint64(time.Time{}.UnixNano()) {
+		r.watermark = time.Time{}
+	}
+	r.stats = Stats{Records: u(2), Undecodable: u(3), Examples: u(4), Labelled: u(5), Positives: u(6), Evicted: u(7)}
+	if end := r.log.End(); r.offset > end {
+		return fmt.Errorf("checkpoint offset %d is beyond the log end %d (wrong data dir?)", r.offset, end)
+	}
+	return nil
+}
+
+func (r *Runner) encodePending() []byte {
+	var b []byte
+	b = binary.LittleEndian.AppendUint64(b, uint64(r.pending.Len()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.models)))
+	r.pending.Each(func(key string, deadline time.Time, ex example) {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(key)))
+		b = append(b, key...)
+		b = binary.LittleEndian.AppendUint64(b, uint64(deadline.UnixNano()))
+		for _, v := range ex.x {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		for _, p := range ex.preds {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p))
+		}
+	})
+	return b
+}
+
+func (r *Runner) decodePending(b []byte) error {
+	if len(b) < 12 {
+		return errors.New("truncated")
+	}
+	n := binary.LittleEndian.Uint64(b)
+	nm := int(binary.LittleEndian.Uint32(b[8:]))
+	if nm != len(r.models) {
+		return fmt.Errorf("%d learners; this runner has %d", nm, len(r.models))
+	}
+	b = b[12:]
+	j := label.New[example](r.cfg.MaxPending)
+	for i := uint64(0); i < n; i++ {
+		if len(b) < 4 {
+			return errors.New("truncated")
+		}
+		kl := int(binary.LittleEndian.Uint32(b))
+		need := 4 + kl + 8 + 4*feature.PurchaseDim + 8*nm
+		if len(b) < need {
+			return errors.New("truncated")
+		}
+		key := string(b[4 : 4+kl])
+		p := b[4+kl:]
+		deadline := time.Unix(0, int64(binary.LittleEndian.Uint64(p)))
+		p = p[8:]
+		ex := example{preds: make([]float64, nm)}
+		for k := range ex.x {
+			ex.x[k] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*k:]))
+		}
+		p = p[4*feature.PurchaseDim:]
+		for k := range ex.preds {
+			ex.preds[k] = math.Float64frombits(binary.LittleEndian.Uint64(p[8*k:]))
+		}
+		j.Add(key, deadline, ex, nil)
+		b = b[need:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%d trailing bytes", len(b))
+	}
+	r.pending = j
+	return nil
+}

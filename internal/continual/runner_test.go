@@ -1,0 +1,184 @@
+package continual
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/perpetua-ml/perpetua/internal/event"
+	"github.com/perpetua-ml/perpetua/internal/eventlog"
+	"github.com/perpetua-ml/perpetua/internal/learn/linear"
+	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
+	"github.com/perpetua-ml/perpetua/internal/sim"
+)
+
+func testLearners() []Learner {
+	return []Learner{
+		{Name: "mlp", New: func() (Model, error) { return mlp.New(PurchaseDim, mlp.Config{Seed: 3, LearnRate: 0.01}) }},
+		{Name: "logistic", New: func() (Model, error) { return linear.New(PurchaseDim, linear.Config{}), nil }},
+	}
+}
+
+// simLog fills a fresh segment log with a simulated shop's events.
+func simLog(t *testing.T, visits int, seed uint64) *eventlog.SegmentLog {
+	t.Helper()
+	lg, err := eventlog.Open(t.TempDir(), eventlog.Options{Sync: eventlog.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lg.Close() })
+	shop := sim.New(sim.Config{Seed: seed, Visits: visits})
+	var evs []event.Event
+	for !shop.Done() {
+		evs = shop.Next(evs[:0], 1000)
+		batch := make([][]byte, len(evs))
+		for i := range evs {
+			batch[i] = event.Append(nil, &evs[i])
+		}
+		if _, err := lg.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lg
+}
+
+func drain(t *testing.T, r *Runner) {
+	t.Helper()
+	for {
+		n, err := r.Step(context.Background(), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func state(t *testing.T, r *Runner) []byte {
+	t.Helper()
+	secs, err := r.save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return encodeCheckpoint(secs)
+}
+
+// TestCheckpointRestartContinue proves snapshot → restart → continue gives
+// the same model (bit for bit: weights, optimizer state, features, pending
+// labels, metrics) as an uninterrupted run, for several cut points.
+func TestCheckpointRestartContinue(t *testing.T) {
+	lg := simLog(t, 3000, 11)
+	end := lg.End()
+
+	whole, err := New(lg, testLearners(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, whole)
+	want := state(t, whole)
+	if whole.Offset() != end {
+		t.Fatalf("uninterrupted run stopped at %d; want %d", whole.Offset(), end)
+	}
+
+	for _, cut := range []int{1, 777, int(end / 2), int(end) - 1} {
+		dir := t.TempDir()
+		first, err := New(lg, testLearners(), Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Step(context.Background(), cut); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Checkpoint(); err != nil {
+			t.Fatalf("cut %d: Checkpoint: %v", cut, err)
+		}
+		// More work after the checkpoint is lost with the process.
+		if _, err := first.Step(context.Background(), 100); err != nil {
+			t.Fatal(err)
+		}
+
+		second, err := New(lg, testLearners(), Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := second.Restore()
+		if err != nil || !found {
+			t.Fatalf("cut %d: Restore() = %v, %v; want true, nil", cut, found, err)
+		}
+		if second.Offset() != uint64(cut) {
+			t.Fatalf("cut %d: restored offset %d", cut, second.Offset())
+		}
+		drain(t, second)
+		if got := state(t, second); !bytes.Equal(got, want) {
+			t.Fatalf("cut %d: state after restore+continue differs from the uninterrupted run", cut)
+		}
+		if c, err := lg.Committed(context.Background(), "purchase"); err != nil || c != uint64(cut) {
+			t.Fatalf("cut %d: committed position = %d, %v", cut, c, err)
+		}
+	}
+}
+
+func TestCorruptCheckpointRefused(t *testing.T) {
+	lg := simLog(t, 200, 2)
+	dir := t.TempDir()
+	r, _ := New(lg, testLearners(), Config{Dir: dir})
+	drain(t, r)
+	if err := r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, checkpointName)
+	data, _ := os.ReadFile(path)
+	for _, pos := range []int{0, 9, len(data) / 2, len(data) - 1} {
+		bad := bytes.Clone(data)
+		bad[pos] ^= 1
+		os.WriteFile(path, bad, 0o644)
+		fresh, _ := New(lg, testLearners(), Config{Dir: dir})
+		if found, err := fresh.Restore(); err == nil || found {
+			t.Errorf("Restore with byte %d flipped = %v, %v; want an error", pos, found, err)
+		}
+		if fresh.Offset() != 0 {
+			t.Errorf("failed Restore left offset %d; want 0", fresh.Offset())
+		}
+	}
+}
+
+// TestLearnsPurchases checks the loop end to end on the simulated shop:
+// labels resolve, both learners beat the constant predictor's log loss.
+func TestLearnsPurchases(t *testing.T) {
+	lg := simLog(t, 6000, 5)
+	r, _ := New(lg, testLearners(), Config{})
+	drain(t, r)
+	r.publish()
+	p := r.Published()
+	st := p.Stats
+	if st.Labelled == 0 || st.Positives == 0 || st.Undecodable != 0 {
+		t.Fatalf("stats %+v: want labelled examples with positives and nothing undecodable", st)
+	}
+	rate := float64(st.Positives) / float64(st.Labelled)
+	constLoss := -(rate*math.Log(rate) + (1-rate)*math.Log(1-rate))
+	for _, m := range p.Models {
+		t.Logf("%s: %+v", m.Name, m.Metrics)
+		if !(m.Metrics.LogLoss < constLoss*0.95) {
+			t.Errorf("%s log loss %.4f; want < 0.95 × constant predictor's %.4f", m.Name, m.Metrics.LogLoss, constLoss)
+		}
+		if !(m.Metrics.AUC > 0.65) {
+			t.Errorf("%s AUC %.3f; want > 0.65", m.Name, m.Metrics.AUC)
+		}
+	}
+	probs := make([]float64, 2)
+	if _, name, err := r.ScorePurchase(context.Background(), "", []Pair{{"u1", "i1"}, {"nobody", "nothing"}}, probs); err != nil || name != "mlp" {
+		t.Fatalf("ScorePurchase = %q, %v", name, err)
+	}
+	for _, q := range probs {
+		if !(q > 0 && q < 1) {
+			t.Fatalf("ScorePurchase probabilities %v; want in (0,1)", probs)
+		}
+	}
+	if _, _, err := r.ScorePurchase(context.Background(), "nope", []Pair{{"u", "i"}}, probs); err == nil {
+		t.Fatal("ScorePurchase with an unknown model: no error")
+	}
+}
