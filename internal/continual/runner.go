@@ -170,13 +170,13 @@ type Runner struct {
 
 // Stats counts what the runner did. It is part of the checkpoint.
 type Stats struct {
-	Records     uint64 `json:"records"`      // log records processed
-	Undecodable uint64 `json:"undecodable"`  // records that were not valid events (skipped)
-	Examples    uint64 `json:"examples"`     // examples predicted (views)
-	Labelled    uint64 `json:"labelled"`     // examples scored and learned
-	Positives   uint64 `json:"positives"`    // of which purchases
-	Evicted     uint64 `json:"evicted"`      // examples labelled early because MaxPending was reached
-	Checkpoints uint64 `json:"checkpoints"`  // checkpoints written since start (not persisted)
+	Records     uint64 `json:"records"`     // log records processed
+	Undecodable uint64 `json:"undecodable"` // records that were not valid events (skipped)
+	Examples    uint64 `json:"examples"`    // examples predicted (views)
+	Labelled    uint64 `json:"labelled"`    // examples scored and learned
+	Positives   uint64 `json:"positives"`   // of which purchases
+	Evicted     uint64 `json:"evicted"`     // examples labelled early because MaxPending was reached
+	Checkpoints uint64 `json:"checkpoints"` // checkpoints written since start (not persisted)
 }
 
 // New returns a Runner over log. It builds fresh learners; Run (or
