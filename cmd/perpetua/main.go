@@ -29,6 +29,7 @@ Usage:
   perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY]
   perpetua demo  [--days N] [--seed S] [--data-dir DIR]
   perpetua eval classify --data FILE.csv --target COLUMN [--model M] [--predictions OUT.csv] [--json]
+  perpetua bench [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
   perpetua version
 
 Run 'perpetua COMMAND --help' for a command's flags.
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return cmdEval(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "perpetua", version())
 		return nil

@@ -53,6 +53,7 @@ var rank = map[string]int{
 	"internal/serve":                 90,
 	"internal/dashboard":             90,
 	"internal/engine":                100,
+	"internal/bench":                 105,
 	"internal/demo":                  105,
 	"internal/lint":                  100,
 	"cmd/perpetua":                   110,

@@ -31,7 +31,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/tensor"
@@ -80,7 +82,27 @@ type Config struct {
 	L2 float64
 	// Seed seeds the weight initialisation.
 	Seed uint64
+	// Activation (experiment).
+	Activation Activation
+	// NoLinear (experiment).
+	NoLinear bool
+	// BiasInit (experiment).
+	BiasInit float64
+	// ClipNorm (experiment).
+	ClipNorm float64
+	// LinearRate (experiment).
+	LinearRate float64
+	WideBias bool
 }
+
+type Activation string
+
+const (
+	ReLU      Activation = "relu"
+	LeakyReLU Activation = "leaky_relu"
+)
+
+var LeakySlope = 0.01
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -148,6 +170,10 @@ func (c Config) WithDefaults() Config {
 type MLP struct {
 	cfg  Config // with defaults applied
 	adam bool
+	// alpha is the activation's slope for negative inputs: 0 for ReLU.
+	alpha float64
+	// skip is the offset in p of the linear path's weights, -1 if none.
+	skip int
 
 	// sizes are the layer widths [in, hidden..., 1]; layer k maps
 	// sizes[k] inputs to sizes[k+1] outputs.
@@ -185,7 +211,11 @@ func New(in int, cfg Config) (*MLP, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	m := &MLP{cfg: cfg, adam: cfg.Optimizer == Adam, b1t: 1, b2t: 1}
+	cfg = envHack(cfg)
+	m := &MLP{cfg: cfg, adam: cfg.Optimizer == Adam, b1t: 1, b2t: 1, skip: -1}
+	if cfg.Activation == LeakyReLU {
+		m.alpha = LeakySlope
+	}
 	m.sizes = append(append([]int{in}, cfg.Hidden...), 1)
 	n := 0
 	for k := 0; k+1 < len(m.sizes); k++ {
@@ -193,6 +223,10 @@ func New(in int, cfg Config) (*MLP, error) {
 		n += m.sizes[k] * m.sizes[k+1]
 		m.bOff = append(m.bOff, n)
 		n += m.sizes[k+1]
+	}
+	if !cfg.NoLinear {
+		m.skip = n
+		n += in
 	}
 	m.p = make([]float64, n)
 	m.allocScratch()
@@ -210,6 +244,11 @@ func New(in int, cfg Config) (*MLP, error) {
 		}
 		for i := range m.layerW(k) {
 			m.p[m.wOff[k]+i] = r.NormFloat64() * std
+		}
+		if k != last {
+			for i := range m.layerB(k) {
+				m.p[m.bOff[k]+i] = cfg.BiasInit
+			}
 		}
 	}
 	return m, nil
@@ -290,7 +329,7 @@ func (m *MLP) forward(x []float32) float64 {
 				s2 += r2[i] * a
 				s3 += r3[i] * a
 			}
-			next[o], next[o+1], next[o+2], next[o+3] = relu(s0), relu(s1), relu(s2), relu(s3)
+			next[o], next[o+1], next[o+2], next[o+3] = m.act1(s0), m.act1(s1), m.act1(s2), m.act1(s3)
 		}
 		for ; o < len(next); o++ {
 			row := w[o*nIn : o*nIn+nIn]
@@ -299,7 +338,7 @@ func (m *MLP) forward(x []float32) float64 {
 			for i, a := range in {
 				s += row[i] * a
 			}
-			next[o] = relu(s)
+			next[o] = m.act1(s)
 		}
 	}
 	in := m.act[out]
@@ -317,12 +356,22 @@ func (m *MLP) forward(x []float32) float64 {
 	for ; i < len(in); i++ {
 		z0 += w[i] * in[i]
 	}
-	return m.p[m.bOff[out]] + ((z0 + z1) + (z2 + z3))
+	z := m.p[m.bOff[out]] + ((z0 + z1) + (z2 + z3))
+	if m.skip >= 0 {
+		a0 := m.act[0]
+		u := m.p[m.skip : m.skip+len(a0)]
+		var s float64
+		for i, a := range a0 {
+			s += u[i] * a
+		}
+		z += s
+	}
+	return z
 }
 
-func relu(s float64) float64 {
+func (m *MLP) act1(s float64) float64 {
 	if s < 0 {
-		return 0
+		return m.alpha * s
 	}
 	return s
 }
@@ -341,6 +390,11 @@ func (m *MLP) Loss(x []float32, y float64) float64 {
 		var s float64
 		for k := range m.wOff {
 			for _, w := range m.layerW(k) {
+				s += w * w
+			}
+		}
+		if m.skip >= 0 {
+			for _, w := range m.p[m.skip:] {
 				s += w * w
 			}
 		}
@@ -381,13 +435,21 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 		}
 	}
 	dst[m.bOff[out]] = dz
+	if m.skip >= 0 {
+		a0 := m.act[0]
+		u := m.p[m.skip : m.skip+len(a0)]
+		gu := dst[m.skip : m.skip+len(a0)]
+		for i, a := range a0 {
+			gu[i] = dz*a + l2*u[i]
+		}
+	}
 	if out > 0 {
 		d := m.delta[out-1][:len(in)]
 		for i, a := range in {
 			if a > 0 {
 				d[i] = dz * w[i]
 			} else {
-				d[i] = 0
+				d[i] = m.alpha * dz * w[i]
 			}
 		}
 	}
@@ -437,7 +499,7 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 		}
 		for i, a := range in {
 			if a <= 0 {
-				prev[i] = 0
+				prev[i] *= m.alpha
 			}
 		}
 	}
@@ -450,6 +512,18 @@ func (m *MLP) Learn(x []float32, y float64) {
 	lr := m.cfg.LearnRate
 	p := m.p
 	g := m.g[:len(p)]
+	if c := m.cfg.ClipNorm; c > 0 {
+		var s float64
+		for _, gi := range g {
+			s += gi * gi
+		}
+		if s > c*c {
+			f := c / math.Sqrt(s)
+			for i := range g {
+				g[i] *= f
+			}
+		}
+	}
 	if !m.adam {
 		for i, gi := range g {
 			p[i] -= lr * gi
@@ -469,6 +543,10 @@ func (m *MLP) Learn(x []float32, y float64) {
 		mi := flush(b1*mm[i] + c1*gi)
 		vi := flush(b2*vv[i] + cc2*gi*gi)
 		mm[i], vv[i] = mi, vi
+		if m.skip >= 0 && (i >= m.skip || m.cfg.WideBias && i == m.skip-1) && m.cfg.LinearRate > 0 {
+			p[i] -= m.cfg.LinearRate / lr * lrt * mi / (math.Sqrt(vi) + eps)
+			continue
+		}
 		p[i] -= lrt * mi / (math.Sqrt(vi) + eps)
 	}
 }
@@ -605,4 +683,31 @@ func decayPow(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+func envHack(cfg Config) Config {
+	spec := os.Getenv("MLPX")
+	if spec == "" {
+		return cfg
+	}
+	for _, kv := range strings.Fields(spec) {
+		k, v, _ := strings.Cut(kv, "=")
+		var f float64
+		fmt.Sscan(v, &f)
+		switch k {
+		case "lr":
+			cfg.LearnRate = f
+		case "leaky":
+			cfg.Activation = LeakyReLU
+		case "nolin":
+			cfg.NoLinear = true
+		case "bias":
+			cfg.BiasInit = f
+		case "lin":
+			cfg.LinearRate = f
+		case "wb":
+			cfg.WideBias = true
+		}
+	}
+	return cfg
 }
