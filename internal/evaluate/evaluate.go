@@ -71,6 +71,19 @@ type Options struct {
 	// Fading is the factor of the fading metrics, in (0, 1] (default
 	// metric.DefaultFading).
 	Fading float64
+	// Drift, if not nil, is fed each example's 0/1 error (1 when the
+	// prediction thresholded at 0.5 is wrong), after the prediction and
+	// before learning; the positions where it flags drift are reported in
+	// Result.DriftIndices. DriftName names it in the result.
+	Drift     Detector
+	DriftName string
+}
+
+// Detector is the part of a drift detector Classify uses (drift.Detector
+// satisfies it).
+type Detector interface {
+	Update(v float64)
+	Drift() bool
 }
 
 func (o Options) validate() error {
@@ -93,6 +106,11 @@ type Result struct {
 	Metrics   metric.Values `json:"metrics"`
 	Seconds   float64       `json:"seconds"`    // wall-clock time, reading and writing included
 	PerSecond float64       `json:"per_second"` // examples per second
+	// Drift names the detector of Options.Drift, and DriftIndices lists
+	// the 0-based stream positions of the examples whose error made it
+	// flag a drift. Both are omitted without a detector.
+	Drift        string  `json:"drift,omitempty"`
+	DriftIndices []int64 `json:"drift_indices,omitzero"`
 }
 
 // Classify evaluates model prequentially on the examples of src: for each
@@ -108,6 +126,10 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 	}
 	m := metric.NewBinary(opts.Window, opts.Fading)
 	res := Result{Task: TaskClassify, Model: opts.Model, Window: m.Window(), Fading: m.Fading()}
+	if opts.Drift != nil {
+		res.Drift = opts.DriftName
+		res.DriftIndices = []int64{} // present (empty) when no drift was flagged
+	}
 	var pw *predWriter
 	if opts.Predictions != nil {
 		pw = newPredWriter(opts.Predictions)
@@ -139,6 +161,16 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 			x, y := src.Example()
 			p := model.Predict(x)
 			m.Update(p, y)
+			if opts.Drift != nil {
+				e := 0.0
+				if (p >= metric.Threshold) != (y >= metric.Threshold) {
+					e = 1
+				}
+				opts.Drift.Update(e)
+				if opts.Drift.Drift() {
+					res.DriftIndices = append(res.DriftIndices, n)
+				}
+			}
 			if pw != nil {
 				if err := pw.row(n, p, y); err != nil {
 					return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -483,4 +484,44 @@ func TestProgressBar(t *testing.T) {
 	}
 	NopProgress().Update(1)
 	NopProgress().Finish()
+}
+
+// flagEvery is a test detector that flags drift on every k-th error.
+type flagEvery struct {
+	k, errs int
+	drift   bool
+}
+
+func (d *flagEvery) Update(v float64) {
+	d.drift = false
+	if v == 1 {
+		d.errs++
+		d.drift = d.errs%d.k == 0
+	}
+}
+func (d *flagEvery) Drift() bool { return d.drift }
+
+func TestDriftIndices(t *testing.T) {
+	// The labels alternate 0, 1, 0, …; a no-change predictor is wrong on
+	// every example (the first gets 0.5, which counts as class 1), so the
+	// 3rd, 6th and 9th errors are at positions 2, 5 and 8.
+	src := &sliceSource{}
+	for i := 0; i < 10; i++ {
+		src.exs = append(src.exs, example{x: []float32{0}, y: float64(i % 2)})
+	}
+	res, err := Classify(context.Background(), src, &baseline.NoChange{}, Options{Drift: &flagEvery{k: 3}, DriftName: "every3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res.DriftIndices), "[2 5 8]"; got != want {
+		t.Fatalf("DriftIndices = %s; want %s", got, want)
+	}
+	b, _ := json.Marshal(res)
+	if !strings.Contains(string(b), `"drift":"every3","drift_indices":[2,5,8]`) {
+		t.Fatalf("JSON %s lacks the drift fields", b)
+	}
+	res, _ = Classify(context.Background(), &sliceSource{}, &baseline.NoChange{}, Options{Drift: &flagEvery{k: 3}, DriftName: "x"})
+	if b, _ := json.Marshal(res); !strings.Contains(string(b), `"drift_indices":[]`) {
+		t.Fatalf("JSON %s: want an empty drift_indices list when a detector ran", b)
+	}
 }

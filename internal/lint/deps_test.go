@@ -29,6 +29,8 @@ var rank = map[string]int{
 	"internal/learn":           1,
 	"internal/metric":          1,
 	"internal/drift":           1,
+	"internal/embed":           2,
+	"internal/learn/baseline":  50,
 	"internal/policy":          2,
 	"internal/learn/learntest": 3,
 	// The flow.
