@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -16,6 +17,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/dataset"
 	"github.com/perpetua-ml/perpetua/internal/evaluate"
 	"github.com/perpetua-ml/perpetua/internal/learn"
+	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
 )
@@ -33,9 +35,18 @@ var models = map[string]func(dim int, seed uint64, hidden []int, lr float64) (le
 	"mlp": func(dim int, seed uint64, hidden []int, lr float64) (learn.Binary, error) {
 		return mlp.New(dim, mlp.Config{Hidden: hidden, Seed: seed, LearnRate: lr})
 	},
+	"nochange": func(int, uint64, []int, float64) (learn.Binary, error) { return new(baseline.NoChange), nil },
+	"majority": func(int, uint64, []int, float64) (learn.Binary, error) { return new(baseline.Majority), nil },
 }
 
-func modelNames() string { return "logistic, mlp" }
+func modelNames() string {
+	names := make([]string, 0, len(models))
+	for n := range models {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
