@@ -23,20 +23,28 @@ import (
 )
 
 // models are the learners `eval classify --model` accepts.
-// lr 0 means the model's default learning rate.
-var models = map[string]func(dim int, seed uint64, hidden []int, lr float64) (learn.Binary, error){
-	"logistic": func(dim int, _ uint64, _ []int, lr float64) (learn.Binary, error) {
-		cfg := linear.Config{LearnRate: lr}
+// modelOpts are the flags a model constructor may use; zero values mean
+// the model's defaults.
+type modelOpts struct {
+	seed      uint64
+	hidden    []int
+	lr        float64
+	optimizer string
+}
+
+var models = map[string]func(dim int, o modelOpts) (learn.Binary, error){
+	"logistic": func(dim int, o modelOpts) (learn.Binary, error) {
+		cfg := linear.Config{LearnRate: o.lr, Optimizer: linear.Optimizer(o.optimizer)}
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
 		return linear.New(dim, cfg), nil
 	},
-	"mlp": func(dim int, seed uint64, hidden []int, lr float64) (learn.Binary, error) {
-		return mlp.New(dim, mlp.Config{Hidden: hidden, Seed: seed, LearnRate: lr})
+	"mlp": func(dim int, o modelOpts) (learn.Binary, error) {
+		return mlp.New(dim, mlp.Config{Hidden: o.hidden, Seed: o.seed, LearnRate: o.lr, Optimizer: mlp.Optimizer(o.optimizer)})
 	},
-	"nochange": func(int, uint64, []int, float64) (learn.Binary, error) { return new(baseline.NoChange), nil },
-	"majority": func(int, uint64, []int, float64) (learn.Binary, error) { return new(baseline.Majority), nil },
+	"nochange": func(int, modelOpts) (learn.Binary, error) { return new(baseline.NoChange), nil },
+	"majority": func(int, modelOpts) (learn.Binary, error) { return new(baseline.Majority), nil },
 }
 
 func modelNames() string {
@@ -64,7 +72,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	model := fs.String("model", "logistic", "model: "+modelNames())
 	seed := fs.Uint64("seed", 1, "model seed")
 	hidden := fs.String("hidden", "20", "mlp hidden layer widths, comma-separated")
-	lr := fs.Float64("lr", 0, "learning rate (0: the model's default: logistic Adam 0.03, mlp Adam 0.001)")
+	lr := fs.Float64("lr", 0, "learning rate (0: the model's default: logistic Adam 0.03; mlp hidden layers Adam 0.001)")
+	optimizer := fs.String("optimizer", "", "optimizer of logistic/mlp: adam (default), sgd (logistic also adagrad)")
 	window := fs.Int("window", 1000, "sliding window of the window_* metrics")
 	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout instead of a table")
@@ -98,7 +107,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *lr < 0 {
 		return usagef("eval classify: --lr %v must be ≥ 0", *lr)
 	}
-	l, err := newModel(src.Dim(), *seed, hs, *lr)
+	l, err := newModel(src.Dim(), modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer})
 	if err != nil {
 		return usagef("eval classify: --model %s: %v", *model, err)
 	}

@@ -17,7 +17,7 @@ import (
 
 func testLearners() []Learner {
 	return []Learner{
-		{Name: "mlp", New: func() (Model, error) { return mlp.New(PurchaseDim, mlp.Config{Seed: 3, LearnRate: 0.01}) }},
+		{Name: "mlp", New: func() (Model, error) { return mlp.New(PurchaseDim, mlp.Config{Seed: 3, LearnRate: 0.003}) }},
 		{Name: "logistic", New: func() (Model, error) { return linear.New(PurchaseDim, linear.Config{}), nil }},
 	}
 }

@@ -1,19 +1,44 @@
 // Package mlp implements the document's model: a multilayer perceptron
 // for online binary classification, trained one example at a time.
 //
-// Dense float32 inputs go through one or more fully connected ReLU hidden
-// layers (Config.Hidden, default one layer of 20 units) to one output
-// unit with a sigmoid. Learn takes one optimizer step (Adam by default, or
-// SGD) on the binary cross-entropy of the example plus (L2/2)·|W|² over
-// the weight matrices (biases are not penalised). The loss and its
-// gradient are computed from the output logit (softplus and sigmoid(z)-y),
-// so they are exact and finite for any logit; only Predict clamps, to
-// [MinProb, 1-MinProb], so a downstream log loss stays finite.
+// Dense float32 inputs go through one or more fully connected hidden
+// layers (Config.Hidden, default one layer of 20 units; leaky ReLU by
+// default, or ReLU) to one output unit with a sigmoid. Alongside the
+// hidden layers a linear path (the "wide" part of a wide & deep model)
+// adds u·x to the output logit, so the network contains logistic
+// regression:
+//
+//	z = b + v·h(x) + u·x,   P(y=1 | x) = sigmoid(z)
+//
+// Learn takes one optimizer step (Adam by default, or SGD) on the binary
+// cross-entropy of the example plus (L2/2)·|W|² over the weight matrices
+// and the linear path (biases are not penalised). The linear path has its
+// own step size (Config.LinearLearnRate, by default the linear package's
+// default), as in wide & deep training: with Adam every parameter moves
+// by about the step size, so the many parameters of the hidden layers need
+// a smaller one than a linear model, while a drifting stream needs the
+// linear part to move fast. The loss and its gradient are computed from
+// the output logit (softplus and sigmoid(z)-y), so they are exact and
+// finite for any logit; only Predict clamps, to [MinProb, 1-MinProb], so a
+// downstream log loss stays finite.
 //
 // Parameters are initialised from a PCG generator seeded with Config.Seed:
-// hidden layers with He (Kaiming) normal weights, std √(2/fan_in), the
-// output layer with Glorot (Xavier) normal weights, std
-// √(2/(fan_in+fan_out)), and all biases zero.
+// hidden layers with He (Kaiming) normal weights, std √(2/fan_in), and
+// biases HiddenBiasInit; the output layer with Glorot (Xavier) normal
+// weights, std √(2/(fan_in+fan_out)), and bias zero; the linear path with
+// zeros.
+//
+// Why leaky ReLU, the positive bias and the linear path: trained online
+// on Elec2 (non-negative inputs, "day" in [1, 7]) a plain ReLU network
+// loses most of its units. A unit with w·x + b < 0 on every input gets no
+// gradient and never recovers. With zero biases a third or more of the
+// units start that way; and with non-negative inputs Adam moves every
+// incoming weight of a unit by about the step size in the same direction,
+// so long runs of one label kill most of the rest: at Adam 0.01 the
+// network decays to about the constant predictor. A leaky unit always gets
+// a gradient, which Adam rescales to a full step, so it can recover; the
+// linear path gives the network logistic regression's fit, at logistic
+// regression's step size, whatever the hidden layers do.
 //
 // Invariants: parameters, gradients, optimizer moments and activations are
 // float64 in flat slices allocated once by New; Learn and Predict allocate
@@ -31,9 +56,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strings"
 
 	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/tensor"
@@ -49,6 +72,25 @@ const (
 	SGD  Optimizer = "sgd"
 )
 
+// Activation names the hidden units' nonlinearity. Its values are stable
+// configuration strings.
+type Activation string
+
+// The activations. The empty string means LeakyReLU.
+const (
+	// LeakyReLU is max(s, LeakySlope·s).
+	LeakyReLU Activation = "leaky_relu"
+	// ReLU is max(s, 0).
+	ReLU Activation = "relu"
+)
+
+// LeakySlope is LeakyReLU's slope for negative inputs (Maas et al. 2013).
+const LeakySlope = 0.01
+
+// HiddenBiasInit is the initial bias of every hidden unit: a small
+// positive value, so that more units start active on non-negative inputs.
+const HiddenBiasInit = 0.1
+
 // MinProb bounds predictions away from 0 and 1: Predict returns a value in
 // [MinProb, 1-MinProb].
 const MinProb = 1e-15
@@ -58,22 +100,35 @@ const (
 	DefaultHidden        = 20
 	DefaultAdamLearnRate = 0.001
 	DefaultSGDLearnRate  = 0.01
-	DefaultBeta1         = 0.9
-	DefaultBeta2         = 0.999
-	DefaultEps           = 1e-8
+	// The linear path's step sizes are those of linear.Logistic.
+	DefaultAdamLinearLearnRate = 0.03
+	DefaultSGDLinearLearnRate  = 0.1
+	DefaultBeta1               = 0.9
+	DefaultBeta2               = 0.999
+	DefaultEps                 = 1e-8
 )
 
 // Config holds the architecture and hyperparameters. The zero value means
-// the defaults: one hidden layer of 20 ReLU units, Adam with learning rate
-// 0.001, β1 0.9, β2 0.999, ε 1e-8, no L2 and seed 0.
+// the defaults: one hidden layer of 20 leaky ReLU units, a linear path,
+// Adam with learning rate 0.001 (0.03 on the linear path), β1 0.9, β2
+// 0.999, ε 1e-8, no L2 and seed 0.
 type Config struct {
 	// Hidden lists the widths of the hidden layers; nil or empty means
 	// [20].
 	Hidden []int
+	// Activation is the hidden units' nonlinearity: "leaky_relu"
+	// (default) or "relu".
+	Activation Activation
+	// NoLinear removes the linear path, leaving a plain MLP.
+	NoLinear bool
 	// Optimizer is "adam" (default) or "sgd".
 	Optimizer Optimizer
-	// LearnRate is the step size; 0 means 0.001 for Adam, 0.01 for SGD.
+	// LearnRate is the step size of the hidden and output layers (the
+	// output bias included); 0 means 0.001 for Adam, 0.01 for SGD.
 	LearnRate float64
+	// LinearLearnRate is the step size of the linear path's weights; 0
+	// means 0.03 for Adam, 0.1 for SGD (linear.Logistic's defaults).
+	LinearLearnRate float64
 	// Beta1 and Beta2 are Adam's moment decay rates; 0 means 0.9 and 0.999.
 	Beta1, Beta2 float64
 	// Eps is Adam's denominator term; 0 means 1e-8.
@@ -82,27 +137,7 @@ type Config struct {
 	L2 float64
 	// Seed seeds the weight initialisation.
 	Seed uint64
-	// Activation (experiment).
-	Activation Activation
-	// NoLinear (experiment).
-	NoLinear bool
-	// BiasInit (experiment).
-	BiasInit float64
-	// ClipNorm (experiment).
-	ClipNorm float64
-	// LinearRate (experiment).
-	LinearRate float64
-	WideBias bool
 }
-
-type Activation string
-
-const (
-	ReLU      Activation = "relu"
-	LeakyReLU Activation = "leaky_relu"
-)
-
-var LeakySlope = 0.01
 
 // Validate reports the first invalid field, naming it.
 func (c Config) Validate() error {
@@ -110,6 +145,11 @@ func (c Config) Validate() error {
 		if h < 1 {
 			return fmt.Errorf("mlp: Hidden[%d] = %d; want at least 1", i, h)
 		}
+	}
+	switch c.Activation {
+	case "", LeakyReLU, ReLU:
+	default:
+		return fmt.Errorf("mlp: Activation %q: want %q or %q", c.Activation, LeakyReLU, ReLU)
 	}
 	switch c.Optimizer {
 	case "", Adam, SGD:
@@ -124,6 +164,7 @@ func (c Config) Validate() error {
 	}
 	for _, e := range []error{
 		check("LearnRate", c.LearnRate, c.LearnRate >= 0),
+		check("LinearLearnRate", c.LinearLearnRate, c.LinearLearnRate >= 0),
 		check("Beta1", c.Beta1, c.Beta1 >= 0 && c.Beta1 < 1),
 		check("Beta2", c.Beta2, c.Beta2 >= 0 && c.Beta2 < 1),
 		check("Eps", c.Eps, c.Eps >= 0),
@@ -144,6 +185,9 @@ func (c Config) WithDefaults() Config {
 	} else {
 		c.Hidden = slices.Clone(c.Hidden)
 	}
+	if c.Activation == "" {
+		c.Activation = LeakyReLU
+	}
 	if c.Optimizer == "" {
 		c.Optimizer = Adam
 	}
@@ -151,6 +195,12 @@ func (c Config) WithDefaults() Config {
 		c.LearnRate = DefaultAdamLearnRate
 		if c.Optimizer == SGD {
 			c.LearnRate = DefaultSGDLearnRate
+		}
+	}
+	if c.LinearLearnRate == 0 {
+		c.LinearLearnRate = DefaultAdamLinearLearnRate
+		if c.Optimizer == SGD {
+			c.LinearLearnRate = DefaultSGDLinearLearnRate
 		}
 	}
 	if c.Beta1 == 0 {
@@ -170,10 +220,8 @@ func (c Config) WithDefaults() Config {
 type MLP struct {
 	cfg  Config // with defaults applied
 	adam bool
-	// alpha is the activation's slope for negative inputs: 0 for ReLU.
-	alpha float64
-	// skip is the offset in p of the linear path's weights, -1 if none.
-	skip int
+	// slope is the activation's slope for negative inputs: 0 for ReLU.
+	slope float64
 
 	// sizes are the layer widths [in, hidden..., 1]; layer k maps
 	// sizes[k] inputs to sizes[k+1] outputs.
@@ -181,6 +229,9 @@ type MLP struct {
 	// wOff[k] and bOff[k] locate layer k's weights (row-major
 	// [sizes[k+1]][sizes[k]]) and biases in p.
 	wOff, bOff []int
+	// lin is the offset of the linear path's weights, p[lin:]; len(p)
+	// without a linear path.
+	lin int
 
 	p []float64 // parameters
 	g []float64 // gradient scratch, laid out like p
@@ -191,7 +242,7 @@ type MLP struct {
 	b1t, b2t float64
 
 	// act[k] is the input of layer k: act[0] the features as float64,
-	// act[k>0] the ReLU output of hidden layer k-1. delta[k] is the loss
+	// act[k>0] the activations of hidden layer k-1. delta[k] is the loss
 	// gradient with respect to hidden layer k's pre-activations.
 	act, delta [][]float64
 }
@@ -211,10 +262,9 @@ func New(in int, cfg Config) (*MLP, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	cfg = envHack(cfg)
-	m := &MLP{cfg: cfg, adam: cfg.Optimizer == Adam, b1t: 1, b2t: 1, skip: -1}
+	m := &MLP{cfg: cfg, adam: cfg.Optimizer == Adam, b1t: 1, b2t: 1}
 	if cfg.Activation == LeakyReLU {
-		m.alpha = LeakySlope
+		m.slope = LeakySlope
 	}
 	m.sizes = append(append([]int{in}, cfg.Hidden...), 1)
 	n := 0
@@ -224,8 +274,8 @@ func New(in int, cfg Config) (*MLP, error) {
 		m.bOff = append(m.bOff, n)
 		n += m.sizes[k+1]
 	}
+	m.lin = n
 	if !cfg.NoLinear {
-		m.skip = n
 		n += in
 	}
 	m.p = make([]float64, n)
@@ -238,7 +288,7 @@ func New(in int, cfg Config) (*MLP, error) {
 	last := len(m.sizes) - 2
 	for k := 0; k <= last; k++ {
 		fanIn, fanOut := m.sizes[k], m.sizes[k+1]
-		std := math.Sqrt(2 / float64(fanIn)) // He, for ReLU layers
+		std := math.Sqrt(2 / float64(fanIn)) // He, for (leaky) ReLU layers
 		if k == last {
 			std = math.Sqrt(2 / float64(fanIn+fanOut)) // Glorot, for the sigmoid output
 		}
@@ -246,8 +296,9 @@ func New(in int, cfg Config) (*MLP, error) {
 			m.p[m.wOff[k]+i] = r.NormFloat64() * std
 		}
 		if k != last {
-			for i := range m.layerB(k) {
-				m.p[m.bOff[k]+i] = cfg.BiasInit
+			b := m.layerB(k)
+			for i := range b {
+				b[i] = HiddenBiasInit
 			}
 		}
 	}
@@ -285,6 +336,10 @@ func (m *MLP) Config() Config {
 // Layers returns the layer widths: inputs, hidden layers, and 1.
 func (m *MLP) Layers() []int { return slices.Clone(m.sizes) }
 
+// linear returns the view of the linear path's weights in p (empty
+// without a linear path).
+func (m *MLP) linear() []float64 { return m.p[m.lin:] }
+
 // Steps returns the number of Learn calls so far.
 func (m *MLP) Steps() int64 { return m.step }
 
@@ -292,7 +347,8 @@ func (m *MLP) Steps() int64 { return m.step }
 func (m *MLP) NumParams() int { return len(m.p) }
 
 // Params returns the live parameter vector: for each layer k in order, its
-// weights (row-major [out][in]) then its biases. Writes to it change the
+// weights (row-major [out][in]) then its biases, and last the linear
+// path's weights [in] (unless Config.NoLinear). Writes to it change the
 // model (gradient checks, EWC).
 func (m *MLP) Params() []float64 { return m.p }
 
@@ -307,6 +363,7 @@ func (m *MLP) forward(x []float32) float64 {
 		a0[i] = float64(v)
 	}
 	out := len(m.act) - 1 // index of the output layer
+	slope := m.slope
 	for k := 0; k < out; k++ {
 		in, next := m.act[k], m.act[k+1]
 		nIn := len(in)
@@ -329,7 +386,7 @@ func (m *MLP) forward(x []float32) float64 {
 				s2 += r2[i] * a
 				s3 += r3[i] * a
 			}
-			next[o], next[o+1], next[o+2], next[o+3] = m.act1(s0), m.act1(s1), m.act1(s2), m.act1(s3)
+			next[o], next[o+1], next[o+2], next[o+3] = act(s0, slope), act(s1, slope), act(s2, slope), act(s3, slope)
 		}
 		for ; o < len(next); o++ {
 			row := w[o*nIn : o*nIn+nIn]
@@ -338,7 +395,7 @@ func (m *MLP) forward(x []float32) float64 {
 			for i, a := range in {
 				s += row[i] * a
 			}
-			next[o] = m.act1(s)
+			next[o] = act(s, slope)
 		}
 	}
 	in := m.act[out]
@@ -357,9 +414,8 @@ func (m *MLP) forward(x []float32) float64 {
 		z0 += w[i] * in[i]
 	}
 	z := m.p[m.bOff[out]] + ((z0 + z1) + (z2 + z3))
-	if m.skip >= 0 {
-		a0 := m.act[0]
-		u := m.p[m.skip : m.skip+len(a0)]
+	if u := m.linear(); len(u) > 0 {
+		u = u[:len(a0)]
 		var s float64
 		for i, a := range a0 {
 			s += u[i] * a
@@ -369,9 +425,15 @@ func (m *MLP) forward(x []float32) float64 {
 	return z
 }
 
-func (m *MLP) act1(s float64) float64 {
+// act returns the activation of pre-activation s: slope·s if s < 0 (0
+// for ReLU), else s. Its output is positive exactly when s is, so backprop
+// reads the derivative (1 or slope) off the output's sign.
+func act(s, slope float64) float64 {
 	if s < 0 {
-		return m.alpha * s
+		if slope == 0 {
+			return 0
+		}
+		return slope * s
 	}
 	return s
 }
@@ -382,7 +444,8 @@ func (m *MLP) Predict(x []float32) float64 {
 }
 
 // Loss returns the regularised loss of one example: the binary
-// cross-entropy of the logit z, softplus(z) - y·z, plus L2/2·|W|².
+// cross-entropy of the logit z, softplus(z) - y·z, plus L2/2·|W|² (the
+// weight matrices and the linear path).
 func (m *MLP) Loss(x []float32, y float64) float64 {
 	z := m.forward(x)
 	loss := softplus(z) - y*z
@@ -393,10 +456,8 @@ func (m *MLP) Loss(x []float32, y float64) float64 {
 				s += w * w
 			}
 		}
-		if m.skip >= 0 {
-			for _, w := range m.p[m.skip:] {
-				s += w * w
-			}
+		for _, u := range m.linear() {
+			s += u * u
 		}
 		loss += 0.5 * m.cfg.L2 * s
 	}
@@ -435,21 +496,31 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 		}
 	}
 	dst[m.bOff[out]] = dz
-	if m.skip >= 0 {
+	if u := m.linear(); len(u) > 0 {
 		a0 := m.act[0]
-		u := m.p[m.skip : m.skip+len(a0)]
-		gu := dst[m.skip : m.skip+len(a0)]
-		for i, a := range a0 {
-			gu[i] = dz*a + l2*u[i]
+		u = u[:len(a0)]
+		gu := dst[m.lin : m.lin+len(a0)]
+		if l2 == 0 {
+			for i, a := range a0 {
+				gu[i] = dz * a
+			}
+		} else {
+			for i, a := range a0 {
+				gu[i] = dz*a + l2*u[i]
+			}
 		}
 	}
+	slope := m.slope
 	if out > 0 {
 		d := m.delta[out-1][:len(in)]
 		for i, a := range in {
-			if a > 0 {
+			switch {
+			case a > 0:
 				d[i] = dz * w[i]
-			} else {
-				d[i] = m.alpha * dz * w[i]
+			case slope == 0:
+				d[i] = 0
+			default:
+				d[i] = slope * dz * w[i]
 			}
 		}
 	}
@@ -474,7 +545,7 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 				for i, a := range in {
 					grow[i] = dk*a + l2*row[i]
 				}
-			case dk == 0: // an inactive unit: no gradient
+			case dk == 0: // an inactive ReLU unit: no gradient
 				clear(grow)
 			default:
 				for i, a := range in {
@@ -499,7 +570,11 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 		}
 		for i, a := range in {
 			if a <= 0 {
-				prev[i] *= m.alpha
+				if slope == 0 {
+					prev[i] = 0
+				} else {
+					prev[i] *= slope
+				}
 			}
 		}
 	}
@@ -509,25 +584,12 @@ func (m *MLP) backprop(dst []float64, x []float32, y float64) {
 func (m *MLP) Learn(x []float32, y float64) {
 	m.backprop(m.g, x, y)
 	m.step++
-	lr := m.cfg.LearnRate
-	p := m.p
-	g := m.g[:len(p)]
-	if c := m.cfg.ClipNorm; c > 0 {
-		var s float64
-		for _, gi := range g {
-			s += gi * gi
-		}
-		if s > c*c {
-			f := c / math.Sqrt(s)
-			for i := range g {
-				g[i] *= f
-			}
-		}
-	}
+	// Two groups with their own step size: the layers p[:lin] and the
+	// linear path p[lin:].
+	lr, linLR := m.cfg.LearnRate, m.cfg.LinearLearnRate
 	if !m.adam {
-		for i, gi := range g {
-			p[i] -= lr * gi
-		}
+		sgd(m.p[:m.lin], m.g[:m.lin], lr)
+		sgd(m.p[m.lin:], m.g[m.lin:], linLR)
 		return
 	}
 	b1, b2 := m.cfg.Beta1, m.cfg.Beta2
@@ -535,18 +597,31 @@ func (m *MLP) Learn(x []float32, y float64) {
 	// Bias correction folded into the step size and ε, which equals the
 	// textbook m̂/(√v̂+ε) exactly.
 	c2 := math.Sqrt(1 - m.b2t)
-	lrt := lr * c2 / (1 - m.b1t)
+	bc := c2 / (1 - m.b1t)
 	eps := m.cfg.Eps * c2
-	c1, cc2 := 1-b1, 1-b2
-	mm, vv := m.m[:len(p)], m.v[:len(p)]
+	m.adamStep(0, m.lin, lr*bc, eps)
+	m.adamStep(m.lin, len(m.p), linLR*bc, eps)
+}
+
+func sgd(p, g []float64, lr float64) {
+	g = g[:len(p)]
+	for i, gi := range g {
+		p[i] -= lr * gi
+	}
+}
+
+// adamStep updates parameters [lo, hi) with the bias-corrected step size
+// lrt and ε eps.
+func (m *MLP) adamStep(lo, hi int, lrt, eps float64) {
+	b1, b2 := m.cfg.Beta1, m.cfg.Beta2
+	c1, c2 := 1-b1, 1-b2
+	p := m.p[lo:hi]
+	g, mm, vv := m.g[lo:hi], m.m[lo:hi], m.v[lo:hi]
+	g, mm, vv = g[:len(p)], mm[:len(p)], vv[:len(p)]
 	for i, gi := range g {
 		mi := flush(b1*mm[i] + c1*gi)
-		vi := flush(b2*vv[i] + cc2*gi*gi)
+		vi := flush(b2*vv[i] + c2*gi*gi)
 		mm[i], vv[i] = mi, vi
-		if m.skip >= 0 && (i >= m.skip || m.cfg.WideBias && i == m.skip-1) && m.cfg.LinearRate > 0 {
-			p[i] -= m.cfg.LinearRate / lr * lrt * mi / (math.Sqrt(vi) + eps)
-			continue
-		}
 		p[i] -= lrt * mi / (math.Sqrt(vi) + eps)
 	}
 }
@@ -567,23 +642,28 @@ func (m *MLP) Clone() *MLP {
 
 // Snapshot tensor names, after the prefix. Part of the snapshot format.
 const (
-	nameStep    = "step"     // I64 []
-	nameAdamM   = "adam.m"   // F64 [NumParams], laid out like Params
-	nameAdamV   = "adam.v"   // F64 [NumParams]
-	nameAdamPow = "adam.pow" // F64 [2]: Beta1^step, Beta2^step
+	nameLinear  = "linear.weight" // F64 [1, in], unless Config.NoLinear
+	nameStep    = "step"          // I64 []
+	nameAdamM   = "adam.m"        // F64 [NumParams], laid out like Params
+	nameAdamV   = "adam.v"        // F64 [NumParams]
+	nameAdamPow = "adam.pow"      // F64 [2]: Beta1^step, Beta2^step
 )
 
 func weightName(k int) string { return fmt.Sprintf("layer%d.weight", k) }
 func biasName(k int) string   { return fmt.Sprintf("layer%d.bias", k) }
 
 // SaveTensors adds the complete state under prefix: for each layer k,
-// "layer{k}.weight" [out, in] and "layer{k}.bias" [out]; "step" (scalar
-// I64); and for Adam "adam.m" and "adam.v" [NumParams] (laid out like
-// Params) and "adam.pow" [2] (Beta1^step, Beta2^step).
+// "layer{k}.weight" [out, in] and "layer{k}.bias" [out]; with a linear
+// path "linear.weight" [1, in]; "step" (scalar I64); and for Adam
+// "adam.m" and "adam.v" [NumParams] (laid out like Params) and "adam.pow"
+// [2] (Beta1^step, Beta2^step).
 func (m *MLP) SaveTensors(s *tensor.Set, prefix string) {
 	for k := range m.wOff {
 		s.PutF64(prefix+weightName(k), []int{m.sizes[k+1], m.sizes[k]}, m.layerW(k))
 		s.PutF64(prefix+biasName(k), []int{m.sizes[k+1]}, m.layerB(k))
+	}
+	if u := m.linear(); len(u) > 0 {
+		s.PutF64(prefix+nameLinear, []int{1, len(u)}, u)
 	}
 	s.PutI64(prefix+nameStep, nil, []int64{m.step})
 	if m.adam {
@@ -594,8 +674,9 @@ func (m *MLP) SaveTensors(s *tensor.Set, prefix string) {
 }
 
 // LoadTensors restores the state saved by SaveTensors from a network with
-// the same layer widths and optimizer. On error (a missing or mis-shaped
-// tensor, or an invalid optimizer state) m is unchanged.
+// the same layer widths, linear path (or none) and optimizer. On error (a
+// missing or mis-shaped tensor, or an invalid optimizer state) m is
+// unchanged.
 func (m *MLP) LoadTensors(s *tensor.Set, prefix string) error {
 	ws := make([][]float64, len(m.wOff))
 	bs := make([][]float64, len(m.wOff))
@@ -605,6 +686,12 @@ func (m *MLP) LoadTensors(s *tensor.Set, prefix string) error {
 			return fmt.Errorf("mlp: load: %w", err)
 		}
 		if bs[k], err = s.F64(prefix+biasName(k), m.sizes[k+1]); err != nil {
+			return fmt.Errorf("mlp: load: %w", err)
+		}
+	}
+	var lin []float64
+	if n := len(m.linear()); n > 0 {
+		if lin, err = s.F64(prefix+nameLinear, 1, n); err != nil {
 			return fmt.Errorf("mlp: load: %w", err)
 		}
 	}
@@ -640,6 +727,7 @@ func (m *MLP) LoadTensors(s *tensor.Set, prefix string) error {
 		copy(m.layerW(k), ws[k])
 		copy(m.layerB(k), bs[k])
 	}
+	copy(m.linear(), lin)
 	m.step = step[0]
 	if m.adam {
 		copy(m.m, mm)
@@ -683,31 +771,4 @@ func decayPow(v float64) float64 {
 		return 0
 	}
 	return v
-}
-
-func envHack(cfg Config) Config {
-	spec := os.Getenv("MLPX")
-	if spec == "" {
-		return cfg
-	}
-	for _, kv := range strings.Fields(spec) {
-		k, v, _ := strings.Cut(kv, "=")
-		var f float64
-		fmt.Sscan(v, &f)
-		switch k {
-		case "lr":
-			cfg.LearnRate = f
-		case "leaky":
-			cfg.Activation = LeakyReLU
-		case "nolin":
-			cfg.NoLinear = true
-		case "bias":
-			cfg.BiasInit = f
-		case "lin":
-			cfg.LinearRate = f
-		case "wb":
-			cfg.WideBias = true
-		}
-	}
-	return cfg
 }

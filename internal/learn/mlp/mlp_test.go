@@ -20,6 +20,8 @@ var configs = []struct {
 	{"sgd", Config{Optimizer: SGD}},
 	{"deep-l2", Config{Hidden: []int{16, 8}, L2: 1e-4, Seed: 3}},
 	{"three-layers", Config{Hidden: []int{7, 5, 3}, LearnRate: 0.003, Seed: 9}},
+	{"relu-nolinear", Config{Activation: ReLU, NoLinear: true, Seed: 4}},
+	{"relu-sgd-l2", Config{Activation: ReLU, Optimizer: SGD, L2: 1e-3, LinearLearnRate: 0.05, Seed: 6}},
 }
 
 func mustNew(t testing.TB, in int, cfg Config) *MLP {
@@ -41,11 +43,22 @@ func TestConformance(t *testing.T) {
 
 // refLogit is an independent, straightforward forward pass over the flat
 // parameter layout; it also returns the smallest |pre-activation| of any
-// hidden unit (to avoid ReLU kinks in finite differences).
+// hidden unit (to avoid kinks in finite differences).
 func refLogit(m *MLP, x []float32) (z, minPre float64) {
+	slope := 0.0
+	if m.cfg.Activation == LeakyReLU {
+		slope = LeakySlope
+	}
 	a := make([]float64, len(x))
 	for i, v := range x {
 		a[i] = float64(v)
+	}
+	var lin float64
+	if !m.cfg.NoLinear {
+		u := m.p[len(m.p)-len(x):]
+		for i := range a {
+			lin += u[i] * a[i]
+		}
 	}
 	minPre = math.Inf(1)
 	off := 0
@@ -62,13 +75,13 @@ func refLogit(m *MLP, x []float32) (z, minPre float64) {
 			}
 			if k+2 < len(m.sizes) {
 				minPre = min(minPre, math.Abs(s))
-				s = math.Max(s, 0)
+				s = math.Max(s, slope*s)
 			}
 			next[o] = s
 		}
 		a = next
 	}
-	return a[0], minPre
+	return a[0] + lin, minPre
 }
 
 // randomCase returns a network with perturbed parameters, an input and a
@@ -105,12 +118,15 @@ func TestGradientCheck(t *testing.T) {
 		{Hidden: []int{4}},
 		{Hidden: []int{5, 3}, L2: 0.01},
 		{Hidden: []int{3, 4, 2}, L2: 0.1},
+		{Hidden: []int{4}, Activation: ReLU},
+		{Hidden: []int{5, 3}, Activation: ReLU, L2: 0.01, NoLinear: true},
+		{Hidden: []int{3, 4}, NoLinear: true},
 	}
 	for _, cfg := range archs {
 		for trial := range 10 {
 			m, x, y := randomCase(t, r, cfg)
 			if z, _ := refLogit(m, x); math.Abs(z-m.forward(x)) > 1e-12 {
-				t.Fatalf("Hidden %v: forward logit %v; reference %v", cfg.Hidden, m.forward(x), z)
+				t.Fatalf("%+v: forward logit %v; reference %v", cfg, m.forward(x), z)
 			}
 			g := make([]float64, m.NumParams())
 			m.Gradient(g, x, y)
@@ -125,7 +141,7 @@ func TestGradientCheck(t *testing.T) {
 				p[i] = old
 				num := (up - down) / (2 * h)
 				if d := math.Abs(num - g[i]); d > 1e-6*math.Max(1, math.Abs(num)) {
-					t.Errorf("Hidden %v trial %d: dLoss/dp[%d] (%s) = %.10g analytic, %.10g numeric", cfg.Hidden, trial, i, m.paramName(i), g[i], num)
+					t.Errorf("%+v trial %d: dLoss/dp[%d] (%s) = %.10g analytic, %.10g numeric", cfg, trial, i, m.paramName(i), g[i], num)
 				}
 			}
 		}
@@ -134,6 +150,9 @@ func TestGradientCheck(t *testing.T) {
 
 // paramName describes parameter i for failure messages.
 func (m *MLP) paramName(i int) string {
+	if i >= m.lin {
+		return fmt.Sprintf("linear.weight[%d]", i-m.lin)
+	}
 	for k := len(m.wOff) - 1; k >= 0; k-- {
 		if i >= m.bOff[k] {
 			return fmt.Sprintf("layer%d.bias[%d]", k, i-m.bOff[k])
@@ -147,7 +166,8 @@ func (m *MLP) paramName(i int) string {
 }
 
 // TestLearnIsGradientPlusStep checks that Learn moves the parameters
-// along Gradient by the textbook Adam or SGD rule.
+// along Gradient by the textbook Adam or SGD rule, with LearnRate for the
+// layers and LinearLearnRate for the linear path.
 func TestLearnIsGradientPlusStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	for _, c := range configs {
@@ -161,14 +181,18 @@ func TestLearnIsGradientPlusStep(t *testing.T) {
 			m.Gradient(g, x, y)
 			m.Learn(x, y)
 			for i := range p {
+				lr := cfg.LearnRate
+				if strings.HasPrefix(m.paramName(i), "linear.") {
+					lr = cfg.LinearLearnRate
+				}
 				if cfg.Optimizer == Adam {
 					mom[i] = cfg.Beta1*mom[i] + (1-cfg.Beta1)*g[i]
 					vel[i] = cfg.Beta2*vel[i] + (1-cfg.Beta2)*g[i]*g[i]
 					mh := mom[i] / (1 - math.Pow(cfg.Beta1, float64(step)))
 					vh := vel[i] / (1 - math.Pow(cfg.Beta2, float64(step)))
-					p[i] -= cfg.LearnRate * mh / (math.Sqrt(vh) + cfg.Eps)
+					p[i] -= lr * mh / (math.Sqrt(vh) + cfg.Eps)
 				} else {
-					p[i] -= cfg.LearnRate * g[i]
+					p[i] -= lr * g[i]
 				}
 				if got := m.Params()[i]; math.Abs(got-p[i]) > 1e-12 {
 					t.Errorf("%s step %d: %s = %.15g; want %.15g", c.name, step, m.paramName(i), got, p[i])
@@ -194,7 +218,7 @@ func TestInit(t *testing.T) {
 	if got, want := a.Layers(), []int{50, 200, 1}; !slices.Equal(got, want) {
 		t.Errorf("Layers() = %v; want %v", got, want)
 	}
-	if got, want := a.NumParams(), 50*200+200+200+1; got != want {
+	if got, want := a.NumParams(), 50*200+200+200+1+50; got != want {
 		t.Errorf("NumParams() = %d; want %d", got, want)
 	}
 	std := func(v []float64) float64 {
@@ -217,12 +241,19 @@ func TestInit(t *testing.T) {
 			t.Errorf("%s = %.4f; want %.4f ± 10%%", c.name, c.got, c.want)
 		}
 	}
-	for k := range 2 {
-		for _, b := range a.layerB(k) {
-			if b != 0 {
-				t.Fatalf("layer%d has non-zero initial bias %v", k, b)
-			}
+	for _, b := range a.layerB(0) {
+		if b != HiddenBiasInit {
+			t.Fatalf("layer0 has initial bias %v; want %v", b, HiddenBiasInit)
 		}
+	}
+	if b := a.layerB(1)[0]; b != 0 {
+		t.Errorf("output layer has initial bias %v; want 0", b)
+	}
+	if u := a.linear(); len(u) != 50 || slices.ContainsFunc(u, func(v float64) bool { return v != 0 }) {
+		t.Errorf("initial linear path %v; want 50 zeros", u)
+	}
+	if n := mustNew(t, 50, Config{Hidden: []int{200}, NoLinear: true}).NumParams(); n != 50*200+200+200+1 {
+		t.Errorf("NoLinear NumParams() = %d; want %d", n, 50*200+200+200+1)
 	}
 }
 
@@ -258,7 +289,9 @@ func TestConfig(t *testing.T) {
 		{0, Config{}, "0 inputs"},
 		{3, Config{Hidden: []int{4, 0}}, "Hidden[1] = 0"},
 		{3, Config{Optimizer: "adagrad"}, `Optimizer "adagrad"`},
+		{3, Config{Activation: "tanh"}, `Activation "tanh"`},
 		{3, Config{LearnRate: -1}, "LearnRate"},
+		{3, Config{LinearLearnRate: math.NaN()}, "LinearLearnRate"},
 		{3, Config{Beta1: 1}, "Beta1"},
 		{3, Config{Beta2: math.NaN()}, "Beta2"},
 		{3, Config{Eps: -1}, "Eps"},
@@ -274,12 +307,15 @@ func TestConfig(t *testing.T) {
 	m := mustNew(t, 2, Config{Hidden: hidden})
 	hidden[0] = 9
 	got := m.Config()
-	want := Config{Hidden: []int{5}, Optimizer: Adam, LearnRate: 0.001, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+	want := Config{Hidden: []int{5}, Activation: LeakyReLU, Optimizer: Adam, LearnRate: 0.001, LinearLearnRate: 0.03, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Config() = %+v; want %+v (and unaffected by the caller's slice)", got, want)
 	}
 	if d := mustNew(t, 2, Config{}).Layers(); !slices.Equal(d, []int{2, 20, 1}) {
 		t.Errorf("default Layers() = %v; want [2 20 1]", d)
+	}
+	if c := mustNew(t, 2, Config{Optimizer: SGD}).Config(); c.LearnRate != DefaultSGDLearnRate || c.LinearLearnRate != DefaultSGDLinearLearnRate {
+		t.Errorf("SGD Config() = %+v; want LearnRate %v, LinearLearnRate %v", c, DefaultSGDLearnRate, DefaultSGDLinearLearnRate)
 	}
 }
 
@@ -342,5 +378,50 @@ func BenchmarkPredict(b *testing.B) {
 			}
 			_ = sink
 		})
+	}
+}
+
+// TestAdamLongRun checks Learn against the textbook Adam step, computed
+// with math.Pow and without flushing, at every step of a run long enough
+// for both β^t terms to pass 2^-60 (where decayPow zeroes them: β2 = 0.999
+// gets there after about 41,600 steps) and for the first moments of a
+// feature that stops at step 100 to decay through the subnormal range
+// (where flush zeroes them).
+func TestAdamLongRun(t *testing.T) {
+	const steps = 42_000
+	m := mustNew(t, 3, Config{Hidden: []int{4}, LearnRate: 0.01, Seed: 2})
+	cfg := m.Config()
+	s := learntest.NewStream(3, 8)
+	n := m.NumParams()
+	g, mom, vel := make([]float64, n), make([]float64, n), make([]float64, n)
+	x := make([]float32, 3)
+	for step := 1; step <= steps; step++ {
+		y := s.Next(x)
+		if step > 100 {
+			x[2] = 0
+		}
+		m.Gradient(g, x, y)
+		old := slices.Clone(m.Params())
+		m.Learn(x, y)
+		c1 := 1 - math.Pow(cfg.Beta1, float64(step))
+		c2 := 1 - math.Pow(cfg.Beta2, float64(step))
+		for i, gi := range g {
+			mom[i] = cfg.Beta1*mom[i] + (1-cfg.Beta1)*gi
+			vel[i] = cfg.Beta2*vel[i] + (1-cfg.Beta2)*gi*gi
+			lr := cfg.LearnRate
+			if i >= m.lin {
+				lr = cfg.LinearLearnRate
+			}
+			want := old[i] - lr*(mom[i]/c1)/(math.Sqrt(vel[i]/c2)+cfg.Eps)
+			if got := m.Params()[i]; math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
+				t.Fatalf("step %d: %s = %.17g; textbook Adam gives %.17g", step, m.paramName(i), got, want)
+			}
+		}
+	}
+	if m.b1t != 0 || m.b2t != 0 {
+		t.Errorf("after %d steps β^t = %v, %v; want both flushed to 0", steps, m.b1t, m.b2t)
+	}
+	if i := m.lin + 2; m.m[i] != 0 || m.v[i] == 0 {
+		t.Errorf("after %d steps the moments of %s are %v, %v; want m flushed to 0, v > 0", steps, m.paramName(i), m.m[i], m.v[i])
 	}
 }
