@@ -129,6 +129,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// aucBins bounds the memory of each learner's cumulative AUC on an
+// unbounded stream (see metric.NewBinaryBinned).
+const aucBins = 10_000
+
 // example is a prediction waiting for its label.
 type example struct {
 	x     [feature.PurchaseDim]float32
@@ -214,7 +218,7 @@ func (r *Runner) reset() error {
 		if err != nil {
 			return fmt.Errorf("continual: build learner %q: %w", l.Name, err)
 		}
-		r.models = append(r.models, trained{name: l.Name, model: m, metrics: metric.NewBinary(r.cfg.Window, r.cfg.Fading)})
+		r.models = append(r.models, trained{name: l.Name, model: m, metrics: metric.NewBinaryBinned(r.cfg.Window, r.cfg.Fading, aucBins)})
 	}
 	r.behaviour = feature.NewBehaviour(r.cfg.Behaviour)
 	r.pending = label.New[example](r.cfg.MaxPending)

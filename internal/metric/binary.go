@@ -2,6 +2,7 @@ package metric
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 )
 
@@ -19,6 +20,28 @@ type Binary struct {
 	wAUC      WindowAUC
 	fLogLoss  FadingLogLoss
 	fAccuracy FadingAccuracy
+	// aucBins, when > 0, rounds the scores the cumulative AUC sees to
+	// multiples of 1/aucBins, bounding its memory by aucBins+1 nodes.
+	aucBins uint64
+}
+
+// MaxAUCBins bounds NewBinaryBinned's bins.
+const MaxAUCBins = 1 << 24
+
+// NewBinaryBinned is NewBinary for unbounded streams: the cumulative AUC
+// sees scores rounded to multiples of 1/bins (ties within a bin count one
+// half), so its memory is bounded by bins+1 tree nodes instead of growing
+// with every distinct score. With bins = 10,000 the AUC differs from the
+// exact one only through pairs scored within 10⁻⁴ of each other. Every
+// other metric sees the exact scores. It panics on bins outside
+// [1, MaxAUCBins] or on an invalid window or factor.
+func NewBinaryBinned(window int, fading float64, bins int) *Binary {
+	if bins < 1 || bins > MaxAUCBins {
+		panic(fmt.Sprintf("metric: NewBinaryBinned: bins %d outside [1, %d]", bins, MaxAUCBins))
+	}
+	b := NewBinary(window, fading)
+	b.aucBins = uint64(bins)
+	return b
 }
 
 // NewBinary returns the metric set with the given sliding window size and
@@ -46,7 +69,12 @@ func NewBinary(window int, fading float64) *Binary {
 func (b *Binary) Update(p, y float64) {
 	b.logLoss.Update(p, y)
 	b.accuracy.Update(p, y)
-	b.auc.Update(p, y)
+	if b.aucBins > 0 {
+		bins := float64(b.aucBins)
+		b.auc.Update(math.Round(p*bins)/bins, y)
+	} else {
+		b.auc.Update(p, y)
+	}
 	b.brier.Update(p, y)
 	b.wLogLoss.Update(p, y)
 	b.wAccuracy.Update(p, y)
@@ -105,7 +133,8 @@ func (b *Binary) appendPayload(dst []byte) []byte {
 	dst = b.wAccuracy.appendPayload(dst)
 	dst = b.wAUC.appendPayload(dst)
 	dst = b.fLogLoss.f.appendPayload(dst)
-	return b.fAccuracy.f.appendPayload(dst)
+	dst = b.fAccuracy.f.appendPayload(dst)
+	return appendU64(dst, b.aucBins)
 }
 
 func (b *Binary) decodePayload(d *decoder) {
@@ -118,8 +147,12 @@ func (b *Binary) decodePayload(d *decoder) {
 	b.wAUC.decodePayload(d)
 	b.fLogLoss.f.decodePayload(d)
 	b.fAccuracy.f.decodePayload(d)
+	b.aucBins = d.u64()
 	if d.err != nil {
 		return
+	}
+	if b.aucBins > MaxAUCBins {
+		d.fail("AUC bins %d exceed %d", b.aucBins, MaxAUCBins)
 	}
 	if b.wLogLoss.Window() != b.wAUC.Window() || b.wAccuracy.Window() != b.wAUC.Window() {
 		d.fail("window sizes %d, %d and %d differ", b.wLogLoss.Window(), b.wAccuracy.Window(), b.wAUC.Window())

@@ -30,7 +30,8 @@ const (
 //	kindFadingAccuracy:      alpha f64 | sum f64 | weight f64
 //	kindBinary:              the payloads of LogLoss, Accuracy, AUC, Brier,
 //	                         WindowLogLoss, WindowAccuracy, WindowAUC,
-//	                         FadingLogLoss, FadingAccuracy, in this order
+//	                         FadingLogLoss, FadingAccuracy, in this order,
+//	                         then aucBins (0 = exact cumulative AUC)
 //
 // Window entries are the ring's slots [0, n) in storage order; head is the
 // next slot to write (n < w implies head = n). A key is a score mapped to
