@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/perpetua-ml/perpetua/internal/dataset"
+	"github.com/perpetua-ml/perpetua/internal/drift"
 	"github.com/perpetua-ml/perpetua/internal/evaluate"
 	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
@@ -77,6 +78,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	window := fs.Int("window", 1000, "sliding window of the window_* metrics")
 	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout instead of a table")
+	driftName := fs.String("drift", "", "feed the 0/1 error stream to this detector ("+strings.Join(drift.Names(), ", ")+") and report drift_indices")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,6 +114,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("eval classify: --model %s: %v", *model, err)
 	}
 	opts := evaluate.Options{Model: *model, Window: *window}
+	if *driftName != "" {
+		d, err := drift.New(*driftName)
+		if err != nil {
+			return usagef("eval classify: --drift: %v", err)
+		}
+		opts.Drift, opts.DriftName = d, *driftName
+	}
 	if *predictions != "" {
 		pf, err := os.Create(*predictions)
 		if err != nil {

@@ -340,6 +340,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"eval", "classify", "--data", "nope.csv", "--target", "class"}, 2},
 		{[]string{"eval", "classify", "--data", "x", "--target", "y", "--model", "bogus"}, 2},
 		{[]string{"demo", "--days", "0"}, 2},
+		{[]string{"eval", "classify", "--data", "../../internal/dataset/testdata/elec2_head200.csv", "--target", "class", "--drift", "bogus"}, 2},
 		{[]string{"serve", "--sync", "sometimes", "--data-dir", "x"}, 2},
 		{[]string{"version"}, 0},
 		{[]string{"help"}, 0},
@@ -350,6 +351,22 @@ func TestUsageErrors(t *testing.T) {
 		if got := exitCode(err, io.Discard); got != tt.code {
 			t.Errorf("perpetua %q: exit %d (%v); want %d", tt.args, got, err, tt.code)
 		}
+	}
+}
+
+func TestEvalDrift(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"eval", "classify", "--data", "../../internal/dataset/testdata/elec2_head200.csv",
+		"--target", "class", "--model", "nochange", "--drift", "page-hinkley", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("eval --drift: %v; stderr %s", err, stderr.String())
+	}
+	var res struct {
+		Drift        string  `json:"drift"`
+		DriftIndices []int64 `json:"drift_indices"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Drift != "page-hinkley" || res.DriftIndices == nil {
+		t.Fatalf("eval --drift JSON %s: %+v, %v; want drift and a drift_indices list", stdout.String(), res, err)
 	}
 }
 
