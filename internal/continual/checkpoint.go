@@ -99,37 +99,6 @@ func decodeCheckpoint(b []byte) (map[string][]byte, error) {
 	return out, nil
 }
 
-// writeFileAtomic writes data to dir/name via a temporary file, fsync,
-// rename and directory fsync.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // readCheckpoint returns the sections of dir's checkpoint, or (nil, nil)
 // when there is none.
 func readCheckpoint(dir string) (map[string][]byte, error) {

@@ -30,10 +30,12 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/perpetua-ml/perpetua/internal/durable"
 	"github.com/perpetua-ml/perpetua/internal/event"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
 	"github.com/perpetua-ml/perpetua/internal/feature"
@@ -459,7 +461,7 @@ func (r *Runner) Checkpoint() error {
 	if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("continual: checkpoint: %w", err)
 	}
-	if err := writeFileAtomic(r.cfg.Dir, checkpointName, encodeCheckpoint(secs)); err != nil {
+	if err := durable.WriteFile(filepath.Join(r.cfg.Dir, checkpointName), encodeCheckpoint(secs), 0o644); err != nil {
 		return fmt.Errorf("continual: checkpoint: %w", err)
 	}
 	r.sinceCkpt = 0

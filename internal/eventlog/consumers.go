@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/perpetua-ml/perpetua/internal/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ const (
 	consumersMagic   = "PPTCONS\x00"   // part of the on-disk format
 	consumersVersion = 1               // part of the on-disk format
 	consumersName    = "consumers.pos" // part of the on-disk format
-	consumersTemp    = "consumers.pos.tmp"
+	consumersTemp    = ".consumers.pos.tmp-*" // glob of durable.WriteFile's temporaries
 	maxConsumers     = 1 << 16
 )
 
@@ -112,8 +113,11 @@ func decodeConsumers(b []byte) (map[string]uint64, error) {
 // loadConsumers reads dir's consumer positions (none if the file does not
 // exist) and removes a temporary file left by an interrupted Commit.
 func loadConsumers(dir string) (map[string]uint64, error) {
-	if err := os.Remove(filepath.Join(dir, consumersTemp)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("eventlog: remove stale %s: %w", consumersTemp, err)
+	stale, _ := filepath.Glob(filepath.Join(dir, consumersTemp)) // the pattern is valid
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("eventlog: remove stale %s: %w", filepath.Base(f), err)
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, consumersName))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -128,26 +132,7 @@ func loadConsumers(dir string) (map[string]uint64, error) {
 // writeConsumers atomically replaces dir's consumer positions with m:
 // temp file, fsync, rename, fsync of the directory.
 func writeConsumers(dir string, m map[string]uint64) error {
-	tmp := filepath.Join(dir, consumersTemp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("eventlog: write consumer positions: %w", err)
-	}
-	_, err = f.Write(encodeConsumers(m))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, consumersName))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := durable.WriteFile(filepath.Join(dir, consumersName), encodeConsumers(m), 0o644); err != nil {
 		return fmt.Errorf("eventlog: write consumer positions: %w", err)
 	}
 	return nil
@@ -155,17 +140,7 @@ func writeConsumers(dir string, m map[string]uint64) error {
 
 // syncDir fsyncs a directory so that file creations, renames and removals
 // in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // truncName shortens s for error messages.
 func truncName(s string) string {

@@ -102,7 +102,7 @@
 // exactly; a batch is therefore all-or-nothing across a crash.
 //
 // Consumer positions, file consumers.pos, replaced atomically (written to
-// consumers.pos.tmp, fsynced, renamed, directory fsynced):
+// .consumers.pos.tmp-*, fsynced, renamed, directory fsynced):
 //
 //	 0  [8]byte magic    "PPTCONS\x00"
 //	 8  uint32  version  1

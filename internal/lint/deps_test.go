@@ -22,6 +22,7 @@ const module = "github.com/perpetua-ml/perpetua/"
 // reviewed decision.
 var rank = map[string]int{
 	// Leaves and shared contracts.
+	"internal/durable":         -1,
 	"internal/tensor":          0,
 	"internal/event":           0,
 	"internal/config":          0,

@@ -3,9 +3,9 @@ package tensor
 import (
 	"errors"
 	"fmt"
+	"github.com/perpetua-ml/perpetua/internal/durable"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // WriteFile writes s to path atomically: it writes a temporary file in the
@@ -18,54 +18,10 @@ func WriteFile(path string, s *Set) error {
 	if err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("tensor: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = writeSynced(f, data)
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp) // best effort; the error that matters is err
-		return fmt.Errorf("tensor: write %s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("tensor: write %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeSynced writes data to f, syncs and closes it.
-func writeSynced(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // ReadFile reads and validates the Set stored at path (see Unmarshal).
