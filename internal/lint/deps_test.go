@@ -44,6 +44,7 @@ var rank = map[string]int{
 	"internal/label":                 40,
 	"internal/learn/linear":          50,
 	"internal/learn/tree":            50,
+	"internal/learn/deep":            50,
 	"internal/learn/mlp":             50,
 	"internal/continual":             60,
 	"internal/evaluate":              60,
