@@ -150,7 +150,7 @@ func EvaluateCL(newLearner func() learn.Binary, segs []Segment) (*CLMatrix, erro
 	untrained := newLearner()
 	base := make([]float64, t)
 	for j, s := range segs {
-		base[j] = accuracy(untrained, s.Test)
+		base[j] = testAccuracy(untrained, s.Test)
 	}
 	l := newLearner()
 	r := make([][]float64, t)
@@ -160,14 +160,14 @@ func EvaluateCL(newLearner func() learn.Binary, segs []Segment) (*CLMatrix, erro
 		}
 		r[i] = make([]float64, t)
 		for j, sj := range segs {
-			r[i][j] = accuracy(l, sj.Test)
+			r[i][j] = testAccuracy(l, sj.Test)
 		}
 	}
 	return NewCLMatrix(names, r, base)
 }
 
 // accuracy returns the fraction of test examples l classifies correctly.
-func accuracy(l learn.Binary, test []Sample) float64 {
+func testAccuracy(l learn.Binary, test []Sample) float64 {
 	hit := 0
 	for _, e := range test {
 		// A NaN prediction counts as class 0, as in package metric.

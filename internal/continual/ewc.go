@@ -280,7 +280,7 @@ func (e *EWC) consolidate(index int64, why string) {
 		}
 	}
 	inv := 1 / float64(e.kept)
-	before := mean(e.fisher)
+	before := vecMean(e.fisher)
 	if !e.consolidated {
 		for j, v := range fnew {
 			e.fisher[j] = v * inv
@@ -292,9 +292,9 @@ func (e *EWC) consolidate(index int64, why string) {
 	}
 	copy(e.anchor, e.base.Params())
 	e.consolidated = true
-	after := mean(e.fisher)
+	after := vecMean(e.fisher)
 	e.log.record(index, KindConsolidated, before, after, fmt.Sprintf("%s consolidation: %s Fisher from the last %d examples (mean %.3g, max %.3g), γ %g; anchor set to the current %d parameters",
-		why, e.cfg.Fisher, e.kept, after, maxOf(e.fisher), e.cfg.Gamma, len(e.anchor)))
+		why, e.cfg.Fisher, e.kept, after, vecMax(e.fisher), e.cfg.Gamma, len(e.anchor)))
 }
 
 // Penalty returns λ/2·Σ F⊙(θ−θ*)² at the current parameters (0 before the
@@ -333,7 +333,7 @@ func (e *EWC) Model() Differentiable { return e.base }
 // Adaptations returns the kept adaptations, oldest first.
 func (e *EWC) Adaptations() []Adaptation { return e.log.list() }
 
-func mean(v []float64) float64 {
+func vecMean(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
@@ -344,7 +344,7 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-func maxOf(v []float64) float64 {
+func vecMax(v []float64) float64 {
 	m := 0.0
 	for _, x := range v {
 		m = max(m, x)

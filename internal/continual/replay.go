@@ -79,8 +79,8 @@ func (c ReplayConfig) withDefaults() ReplayConfig {
 	return c
 }
 
-// pool is one reservoir: slots [off, off+cap) of the buffer.
-type pool struct {
+// replayPool is one reservoir: slots [off, off+cap) of the buffer.
+type replayPool struct {
 	off, cap, used int
 	seen           int64
 }
@@ -95,7 +95,7 @@ type ReplayBuffer struct {
 	dim    int       // 0 until the first Add
 	xs     []float32 // capa·dim features, slot-major
 	ys     []float64
-	pools  []pool // one (reservoir) or two (class 0, class 1)
+	pools  []replayPool // one (reservoir) or two (class 0, class 1)
 	rng    *rand.Rand
 }
 
@@ -108,9 +108,9 @@ func NewReplayBuffer(cfg ReplayConfig) (*ReplayBuffer, error) {
 	b := &ReplayBuffer{policy: cfg.Policy, capa: cfg.Capacity, rng: rand.New(rand.NewPCG(cfg.Seed, 0x7265706c6179))} // "replay"
 	if cfg.Policy == ReplayClassBalanced {
 		half := cfg.Capacity / 2
-		b.pools = []pool{{off: 0, cap: half}, {off: half, cap: cfg.Capacity - half}}
+		b.pools = []replayPool{{off: 0, cap: half}, {off: half, cap: cfg.Capacity - half}}
 	} else {
-		b.pools = []pool{{cap: cfg.Capacity}}
+		b.pools = []replayPool{{cap: cfg.Capacity}}
 	}
 	return b, nil
 }
@@ -190,7 +190,7 @@ func (b *ReplayBuffer) ClassCounts() (neg, pos int) {
 // of the buffer's memory, valid until the next Add; it must not be
 // modified or retained. ok is false when the buffer is empty.
 func (b *ReplayBuffer) Sample() (x []float32, y float64, ok bool) {
-	var p *pool
+	var p *replayPool
 	switch {
 	case len(b.pools) == 1:
 		p = &b.pools[0]
