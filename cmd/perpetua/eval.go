@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"slices"
 	"strings"
 
 	"golang.org/x/term"
 
+	"github.com/perpetua-ml/perpetua/internal/continual"
 	"github.com/perpetua-ml/perpetua/internal/dataset"
 	"github.com/perpetua-ml/perpetua/internal/drift"
 	"github.com/perpetua-ml/perpetua/internal/evaluate"
@@ -78,6 +80,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	window := fs.Int("window", 1000, "sliding window of the window_* metrics")
 	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout instead of a table")
+	segments := fs.String("segments", "", "comma-separated 0-based stream positions where concepts change; adds continual-learning metrics (R, ACC, BWT, FWT)")
 	driftName := fs.String("drift", "", "feed the 0/1 error stream to this detector ("+strings.Join(drift.Names(), ", ")+") and report drift_indices")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -85,9 +88,16 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *data == "" || *target == "" {
 		return usagef("eval classify: --data and --target are required")
 	}
+	var err error
 	newModel, ok := models[*model]
 	if !ok {
 		return usagef("eval classify: --model %q: want one of %s", *model, modelNames())
+	}
+	var bounds []int
+	if *segments != "" {
+		if bounds, err = parseBounds(*segments); err != nil {
+			return usagef("eval classify: --segments: %v", err)
+		}
 	}
 	hs, err := parseInts(*hidden)
 	if err != nil {
@@ -141,15 +151,104 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("eval classify: --predictions: %w", err)
 		}
 	}
+	mopts := modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer}
+	var cl *continual.CLMatrix
+	if bounds != nil {
+		if cl, err = evalCL(*data, dataset.Options{Target: *target, Positive: *positive, Drop: dropCols}, bounds,
+			func(dim int) (learn.Binary, error) { return newModel(dim, mopts) }); err != nil {
+			return err
+		}
+	}
 	if *jsonOut {
-		b, err := json.Marshal(res)
+		var b []byte
+		if cl != nil {
+			b, err = json.Marshal(struct {
+				evaluate.Result
+				CL *continual.CLMatrix `json:"cl"`
+			}{res, cl})
+		} else {
+			b, err = json.Marshal(res)
+		}
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	return res.WriteText(stdout)
+	if err := res.WriteText(stdout); err != nil {
+		return err
+	}
+	if cl != nil {
+		_, err = fmt.Fprintf(stdout, "\ncontinual-learning metrics over %d segments (every 5th example held out for testing):\n%s\n", len(cl.Segments), cl)
+	}
+	return err
+}
+
+// parseBounds parses strictly increasing positive stream positions.
+func parseBounds(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 1 || (len(out) > 0 && v <= out[len(out)-1]) {
+			return nil, fmt.Errorf("%q: want strictly increasing positive positions such as 12500,25000", p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// evalCL reads the stream into memory, cuts it at bounds into segments,
+// holds out every 5th example of each segment for testing and computes
+// the accuracy matrix and ACC, BWT and FWT (continual.EvaluateCL).
+func evalCL(path string, opts dataset.Options, bounds []int, newModel func(dim int) (learn.Binary, error)) (*continual.CLMatrix, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := dataset.NewCSV(bufio.NewReaderSize(f, 1<<20), opts)
+	if err != nil {
+		return nil, err
+	}
+	segs := make([]continual.Segment, len(bounds)+1)
+	for i := range segs {
+		lo := 0
+		if i > 0 {
+			lo = bounds[i-1]
+		}
+		segs[i].Name = fmt.Sprintf("[%d,", lo)
+	}
+	for i := 0; src.Next(); i++ {
+		k, _ := slices.BinarySearch(bounds, i+1)
+		x, y := src.Example()
+		s := continual.Sample{X: slices.Clone(x), Y: y}
+		if i%5 == 4 {
+			segs[k].Test = append(segs[k].Test, s)
+		} else {
+			segs[k].Train = append(segs[k].Train, s)
+		}
+	}
+	if err := src.Err(); err != nil {
+		return nil, err
+	}
+	for i := range segs {
+		if len(segs[i].Test) == 0 {
+			return nil, fmt.Errorf("eval classify: --segments: segment %d %s…) holds no examples; the stream has fewer rows than the positions given", i, segs[i].Name)
+		}
+		if i < len(bounds) {
+			segs[i].Name += fmt.Sprintf("%d)", bounds[i])
+		} else {
+			segs[i].Name += "end)"
+		}
+	}
+	dim := src.Dim()
+	return continual.EvaluateCL(func() learn.Binary {
+		m, err := newModel(dim)
+		if err != nil {
+			panic(err) // the same constructor already succeeded for the main pass
+		}
+		return m
+	}, segs)
 }
 
 // countRows counts data rows (lines minus the header) for the progress

@@ -370,4 +370,34 @@ func TestEvalDrift(t *testing.T) {
 	}
 }
 
+func TestEvalSegments(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"eval", "classify", "--data", "../../internal/dataset/testdata/elec2_head200.csv",
+		"--target", "class", "--model", "logistic", "--segments", "60,130", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("eval --segments: %v; stderr %s", err, stderr.String())
+	}
+	var res struct {
+		N  int `json:"n"`
+		CL struct {
+			Segments []string    `json:"segments"`
+			R        [][]float64 `json:"r"`
+			ACC      float64     `json:"acc"`
+		} `json:"cl"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.N != 200 || len(res.CL.Segments) != 3 || len(res.CL.R) != 3 || len(res.CL.R[2]) != 3 {
+		t.Fatalf("eval --segments 60,130: n=%d cl=%+v; want 3 segments and a 3×3 R", res.N, res.CL)
+	}
+	for _, bad := range []string{"0", "50,40", "x", "150,5000"} {
+		err := run(context.Background(), []string{"eval", "classify", "--data", "../../internal/dataset/testdata/elec2_head200.csv",
+			"--target", "class", "--segments", bad}, io.Discard, io.Discard)
+		if err == nil {
+			t.Errorf("--segments %q: no error", bad)
+		}
+	}
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
