@@ -23,6 +23,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
+	"github.com/perpetua-ml/perpetua/internal/learn/tree"
 )
 
 // models are the learners `eval classify --model` accepts.
@@ -33,6 +34,7 @@ type modelOpts struct {
 	hidden    []int
 	lr        float64
 	optimizer string
+	trees     int
 }
 
 var models = map[string]func(dim int, o modelOpts) (learn.Binary, error){
@@ -45,6 +47,13 @@ var models = map[string]func(dim int, o modelOpts) (learn.Binary, error){
 	},
 	"mlp": func(dim int, o modelOpts) (learn.Binary, error) {
 		return mlp.New(dim, mlp.Config{Hidden: o.hidden, Seed: o.seed, LearnRate: o.lr, Optimizer: mlp.Optimizer(o.optimizer)})
+	},
+	"hoeffding": func(dim int, o modelOpts) (learn.Binary, error) { return tree.NewHoeffding(dim, tree.Config{}) },
+	"hat": func(dim int, o modelOpts) (learn.Binary, error) {
+		return tree.NewHAT(dim, tree.HATConfig{Seed: o.seed})
+	},
+	"arf": func(dim int, o modelOpts) (learn.Binary, error) {
+		return tree.NewARF(dim, tree.ARFConfig{Seed: o.seed, Trees: o.trees})
 	},
 	"nochange": func(int, modelOpts) (learn.Binary, error) { return new(baseline.NoChange), nil },
 	"majority": func(int, modelOpts) (learn.Binary, error) { return new(baseline.Majority), nil },
@@ -59,7 +68,7 @@ func modelNames() string {
 	return strings.Join(names, ", ")
 }
 
-func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("eval: missing task (want: perpetua eval classify --data FILE.csv --target COLUMN)")
 	}
@@ -76,6 +85,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "model seed")
 	hidden := fs.String("hidden", "20", "mlp hidden layer widths, comma-separated")
 	lr := fs.Float64("lr", 0, "learning rate (0: the model's default: logistic Adam 0.03; mlp hidden layers Adam 0.001)")
+	trees := fs.Int("trees", 0, "arf: number of trees (0: 10)")
+	rulesPath := fs.String("rules", "", "hoeffding/hat/arf: write the final tree(s) as if-then rules to this file (- for stdout)")
 	optimizer := fs.String("optimizer", "", "optimizer of logistic/mlp: adam (default), sgd (logistic also adagrad)")
 	window := fs.Int("window", 1000, "sliding window of the window_* metrics")
 	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
@@ -88,7 +99,6 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *data == "" || *target == "" {
 		return usagef("eval classify: --data and --target are required")
 	}
-	var err error
 	newModel, ok := models[*model]
 	if !ok {
 		return usagef("eval classify: --model %q: want one of %s", *model, modelNames())
@@ -119,7 +129,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *lr < 0 {
 		return usagef("eval classify: --lr %v must be ≥ 0", *lr)
 	}
-	l, err := newModel(src.Dim(), modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer})
+	if *jsonOut && *rulesPath == "-" {
+		return usagef("eval classify: --rules - would mix rules into the JSON on stdout; give a file name")
+	}
+	if *trees < 0 || *trees > 1000 {
+		return usagef("eval classify: --trees %d: want 0 to 1000", *trees)
+	}
+	l, err := newModel(src.Dim(), modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer, trees: *trees})
 	if err != nil {
 		return usagef("eval classify: --model %s: %v", *model, err)
 	}
@@ -151,13 +167,20 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("eval classify: --predictions: %w", err)
 		}
 	}
-	mopts := modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer}
+	mopts := modelOpts{seed: *seed, hidden: hs, lr: *lr, optimizer: *optimizer, trees: *trees}
 	var cl *continual.CLMatrix
 	if bounds != nil {
 		if cl, err = evalCL(*data, dataset.Options{Target: *target, Positive: *positive, Drop: dropCols}, bounds,
 			func(dim int) (learn.Binary, error) { return newModel(dim, mopts) }); err != nil {
 			return err
 		}
+	}
+	if *rulesPath != "" {
+		defer func() {
+			if err == nil {
+				err = writeRules(*rulesPath, l, src, stdout)
+			}
+		}()
 	}
 	if *jsonOut {
 		var b []byte
@@ -182,6 +205,30 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		_, err = fmt.Fprintf(stdout, "\ncontinual-learning metrics over %d segments (every 5th example held out for testing):\n%s\n", len(cl.Segments), cl)
 	}
 	return err
+}
+
+// writeRules prints a tree model's final rules ("-" means stdout).
+func writeRules(path string, l learn.Binary, src *dataset.CSV, stdout io.Writer) error {
+	r, ok := l.(interface {
+		Rules(io.Writer, tree.Names) error
+	})
+	if !ok {
+		return usagef("eval classify: --rules: this model has no rules (use hoeffding, hat or arf)")
+	}
+	pos, neg := src.Classes()
+	names := tree.Names{Features: src.FeatureNames(), Positive: pos, Negative: neg}
+	if path == "-" {
+		return r.Rules(stdout, names)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("eval classify: --rules: %w", err)
+	}
+	if err := r.Rules(f, names); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // parseBounds parses strictly increasing positive stream positions.

@@ -278,7 +278,10 @@ func TestEvalClassify(t *testing.T) {
 	} else {
 		t.Logf("using the excerpt %s (../shared/data/elec2 not present or -short)", data)
 	}
-	for _, model := range []string{"logistic", "mlp"} {
+	// Prequential accuracy each model must reach on the full Elec2 stream
+	// (issue 4's targets; the no-change baseline scores 0.853).
+	minAcc := map[string]float64{"logistic": 0.75, "mlp": 0.77, "nochange": 0.85, "hoeffding": 0.78, "hat": 0.83, "arf": 0.89}
+	for _, model := range []string{"logistic", "mlp", "nochange", "hoeffding", "hat", "arf"} {
 		t.Run(model, func(t *testing.T) {
 			preds := filepath.Join(t.TempDir(), "p.csv")
 			var stdout, stderr bytes.Buffer
@@ -320,8 +323,8 @@ func TestEvalClassify(t *testing.T) {
 			}
 			t.Logf("%s on %s: n=%d accuracy=%.4f log_loss=%.4f auc=%.4f (%.0f rows/s)", model, filepath.Base(data),
 				res.N, acc, res.Metrics["log_loss"], res.Metrics["auc"], res.PerSec)
-			if res.N > 40000 && acc < 0.75 {
-				t.Errorf("%s accuracy on Elec2 %.4f; want ≥ 0.75", model, acc)
+			if res.N > 40000 && acc < minAcc[model] {
+				t.Errorf("%s accuracy on Elec2 %.4f; want ≥ %.2f", model, acc, minAcc[model])
 			}
 		})
 	}
