@@ -403,4 +403,51 @@ func TestEvalSegments(t *testing.T) {
 	}
 }
 
+// TestSEADrift: ARF with ADWIN on the SEA concepts stream flags each of
+// the three drifts (at 12,500, 25,000 and 37,500) within 1,000 examples and
+// raises at most one false alarm in the whole stream.
+func TestSEADrift(t *testing.T) {
+	data := filepath.Join("..", "..", "..", "shared", "data", "sea-concepts", "sea_50k.csv")
+	if !fileExists(data) {
+		t.Skipf("%s not present: the SEA drift check needs ../shared/data", data)
+	}
+	var stdout bytes.Buffer
+	err := run(context.Background(), []string{"eval", "classify", "--data", data, "--target", "label",
+		"--model", "arf", "--drift", "adwin", "--json"}, &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		DriftIndices     []int64            `json:"drift_indices"`
+		Metrics          map[string]float64 `json:"metrics"`
+		NoChangeAccuracy float64            `json:"nochange_accuracy"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("arf accuracy %.4f (no-change %.4f), drift flagged at %v", res.Metrics["accuracy"], res.NoChangeAccuracy, res.DriftIndices)
+	false_ := 0
+	for _, d := range res.DriftIndices {
+		hit := false
+		for _, c := range []int64{12500, 25000, 37500} {
+			hit = hit || (d >= c && d < c+1000)
+		}
+		if !hit {
+			false_++
+		}
+	}
+	for _, c := range []int64{12500, 25000, 37500} {
+		found := false
+		for _, d := range res.DriftIndices {
+			found = found || (d >= c && d < c+1000)
+		}
+		if !found {
+			t.Errorf("drift at %d not flagged within 1000 examples (flags: %v)", c, res.DriftIndices)
+		}
+	}
+	if false_ > 1 {
+		t.Errorf("%d false alarms (flags: %v); want at most 1", false_, res.DriftIndices)
+	}
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

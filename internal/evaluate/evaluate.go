@@ -80,10 +80,13 @@ type Options struct {
 }
 
 // Detector is the part of a drift detector Classify uses (drift.Detector
-// satisfies it).
+// satisfies it). Classify resets it after each alarm, so that one change
+// is reported once, not again at every later check while the detector's
+// memory still straddles the change.
 type Detector interface {
 	Update(v float64)
 	Drift() bool
+	Reset()
 }
 
 func (o Options) validate() error {
@@ -109,7 +112,11 @@ type Result struct {
 	// Drift names the detector of Options.Drift, and DriftIndices lists
 	// the 0-based stream positions of the examples whose error made it
 	// flag a drift. Both are omitted without a detector.
-	Drift        string  `json:"drift,omitempty"`
+	// NoChangeAccuracy is the accuracy of the no-change baseline (predict
+	// the previous label) on the same stream, computed alongside: on
+	// autocorrelated streams it is the bar a real model must clear.
+	NoChangeAccuracy float64 `json:"nochange_accuracy"`
+	Drift            string  `json:"drift,omitempty"`
 	DriftIndices []int64 `json:"drift_indices,omitzero"`
 }
 
@@ -139,7 +146,8 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 	}
 
 	start := time.Now()
-	var n int64
+	var n, nochangeHits int64
+	prev := 1 // the no-change baseline's first prediction, 0.5, counts as class 1
 	err := func() error {
 		if pw != nil {
 			if err := pw.header(); err != nil {
@@ -159,6 +167,14 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 				break
 			}
 			x, y := src.Example()
+			c := 0
+			if y >= metric.Threshold {
+				c = 1
+			}
+			if c == prev {
+				nochangeHits++
+			}
+			prev = c
 			p := model.Predict(x)
 			m.Update(p, y)
 			if opts.Drift != nil {
@@ -169,6 +185,7 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 				opts.Drift.Update(e)
 				if opts.Drift.Drift() {
 					res.DriftIndices = append(res.DriftIndices, n)
+					opts.Drift.Reset()
 				}
 			}
 			if pw != nil {
@@ -194,6 +211,9 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 	}
 
 	res.N = n
+	if n > 0 {
+		res.NoChangeAccuracy = float64(nochangeHits) / float64(n)
+	}
 	res.Metrics = m.Snapshot()
 	res.Seconds = time.Since(start).Seconds()
 	if res.Seconds > 0 {

@@ -440,6 +440,7 @@ func TestGoldenElec2Excerpt(t *testing.T) {
 
 func TestWriteText(t *testing.T) {
 	res := Result{Task: TaskClassify, Model: "linear", N: 45312, Window: 1000, Fading: 0.999, Seconds: 0.5, PerSecond: 90624,
+		NoChangeAccuracy: 0.8533, Drift: "adwin", DriftIndices: []int64{12, 345},
 		Metrics: metric.Values{LogLoss: 0.41234, Accuracy: 0.8, AUC: 0.9, Brier: 0.13, WindowLogLoss: 0.39,
 			WindowAccuracy: 0.81, WindowAUC: math.NaN(), FadingLogLoss: 0.4, FadingAccuracy: 0.79}}
 	var b strings.Builder
@@ -456,6 +457,9 @@ log loss  0.4123      0.3900         0.4000
 accuracy  0.8000      0.8100         0.7900
 auc       0.9000      n/a            -
 brier     0.1300      -              -
+          
+baseline  no-change accuracy 0.8533 (predicting the previous label)
+drift     adwin flagged 2 times at [12 345]
 `
 	if b.String() != want {
 		t.Errorf("WriteText =\n%s\nwant\n%s", b.String(), want)
@@ -500,6 +504,7 @@ func (d *flagEvery) Update(v float64) {
 	}
 }
 func (d *flagEvery) Drift() bool { return d.drift }
+func (d *flagEvery) Reset()      {}
 
 func TestDriftIndices(t *testing.T) {
 	// The labels alternate 0, 1, 0, …; a no-change predictor is wrong on

@@ -51,6 +51,11 @@ func (r Result) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "\n")
 	}
+	fmt.Fprintf(tw, "\t\n")
+	fmt.Fprintf(tw, "baseline\tno-change accuracy %.4f (predicting the previous label)\n", r.NoChangeAccuracy)
+	if r.Drift != "" {
+		fmt.Fprintf(tw, "drift\t%s flagged %d times at %v\n", r.Drift, len(r.DriftIndices), r.DriftIndices)
+	}
 	return tw.Flush()
 }
 
