@@ -450,4 +450,29 @@ func TestSEADrift(t *testing.T) {
 	}
 }
 
+// TestEvalOddInput: missing values (empty, ?, NaN), a constant column, an
+// unseen category and a class that never appears are handled by the
+// documented rules (missing → 0, categories hashed, one-class stream
+// scored with AUC undefined) by every model, without panics or NaN.
+func TestEvalOddInput(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "odd.csv")
+	os.WriteFile(data, []byte("a,b,c,y\n1,x,5,1\n2,y,5,1\nNaN,z,5,1\n,?,5,1\n3,never-seen,5,1\n"), 0o644)
+	for name := range models {
+		var stdout bytes.Buffer
+		if err := run(context.Background(), []string{"eval", "classify", "--data", data, "--target", "y", "--model", name, "--json"}, &stdout, io.Discard); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var res struct {
+			N       int                 `json:"n"`
+			Metrics map[string]*float64 `json:"metrics"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.N != 5 {
+			t.Fatalf("%s: %s: %v", name, stdout.String(), err)
+		}
+		if res.Metrics["auc"] != nil || res.Metrics["log_loss"] == nil || math.IsNaN(*res.Metrics["log_loss"]) {
+			t.Errorf("%s: metrics %s; want auc null (one class) and a finite log loss", name, stdout.String())
+		}
+	}
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
