@@ -583,9 +583,10 @@ func TestIngestAllocs(t *testing.T) {
 	})
 	// Per event: one string copy of its line and one of its attrs (see
 	// package event). Per request: the request, recorder, reply and
-	// bookkeeping.
-	if allocs > 2*100+40 {
-		t.Errorf("ServeHTTP of 100 events: %v allocations; want ≤ 240", allocs)
+	// bookkeeping, plus the dedupe index's amortized growth (every
+	// request adds 100 new ids).
+	if allocs > 2*100+60 && !raceEnabled {
+		t.Errorf("ServeHTTP of 100 events: %v allocations; want ≤ 260", allocs)
 	}
 	t.Logf("ServeHTTP of 100 events: %v allocations", allocs)
 }
