@@ -868,3 +868,22 @@ func BenchmarkWrapperLearn(b *testing.B) {
 		})
 	}
 }
+
+// The real learners plug into LRRewarm.
+var (
+	_ LearnRater = (*mlp.MLP)(nil)
+	_ LearnRater = (*linear.Logistic)(nil)
+)
+
+func TestSetLearnRate(t *testing.T) {
+	m, _ := mlp.New(4, mlp.Config{LearnRate: 0.01, LinearLearnRate: 0.1})
+	m.SetLearnRate(0.03)
+	if m.LearnRate() != 0.03 || math.Abs(m.Config().LinearLearnRate-0.3) > 1e-12 {
+		t.Fatalf("after SetLearnRate(0.03): %v, linear %v; want 0.03, 0.3", m.LearnRate(), m.Config().LinearLearnRate)
+	}
+	l := linear.New(4, linear.Config{})
+	l.SetLearnRate(0.5)
+	if l.LearnRate() != 0.5 {
+		t.Fatalf("linear LearnRate = %v; want 0.5", l.LearnRate())
+	}
+}

@@ -426,3 +426,15 @@ func decayPow(v float64) float64 {
 	}
 	return v
 }
+
+// LearnRate returns the current step size.
+func (l *Logistic) LearnRate() float64 { return l.cfg.LearnRate }
+
+// SetLearnRate sets the step size (used by adaptation strategies such as
+// continual.LRRewarm). It panics on a rate that is not finite and positive.
+func (l *Logistic) SetLearnRate(lr float64) {
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		panic(fmt.Sprintf("linear: SetLearnRate(%v): want a finite positive rate", lr))
+	}
+	l.cfg.LearnRate = lr
+}

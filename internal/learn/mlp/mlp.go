@@ -772,3 +772,18 @@ func decayPow(v float64) float64 {
 	}
 	return v
 }
+
+// LearnRate returns the current step size of the hidden and output layers.
+func (m *MLP) LearnRate() float64 { return m.cfg.LearnRate }
+
+// SetLearnRate sets the step size of the hidden and output layers and
+// scales the linear path's step size by the same factor, so that
+// adaptation strategies (continual.LRRewarm) can re-warm the whole model.
+// It panics on a rate that is not finite and positive.
+func (m *MLP) SetLearnRate(lr float64) {
+	if !(lr > 0) || math.IsInf(lr, 0) {
+		panic(fmt.Sprintf("mlp: SetLearnRate(%v): want a finite positive rate", lr))
+	}
+	m.cfg.LinearLearnRate *= lr / m.cfg.LearnRate
+	m.cfg.LearnRate = lr
+}
