@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/perpetua-ml/perpetua/internal/drift"
+	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
@@ -313,7 +314,7 @@ func TestConstructorErrors(t *testing.T) {
 		{"reset nil base", second(NewResetOnDrift(nil, ResetOnDriftConfig{New: newL, Detector: quietDetector})), "nil base"},
 		{"reset nil detector", second(NewResetOnDrift(newL(), ResetOnDriftConfig{New: newL, Detector: nilDet})), "Detector returned nil"},
 		{"cc nil champion", second(NewChampionChallenger(nil, ChampionChallengerConfig{New: newL, Detector: quietDetector})), "nil champion"},
-		{"lr not a LearnRater", second(NewLRRewarm(linear.New(2, linear.Config{}), LRRewarmConfig{Detector: quietDetector})), "does not implement LearnRater"},
+		{"lr not a LearnRater", second(NewLRRewarm(new(baseline.NoChange), LRRewarmConfig{Detector: quietDetector})), "does not implement LearnRater"},
 		{"guard not a snapshotter", second(NewGuardrailRollback(newL(), GuardrailConfig{New: newL})), "not a learn.Snapshotter"},
 		{"replay nil base", second(NewReplay(nil, ReplayConfig{})), "nil base"},
 		{"ewc nil base", second(NewEWC(nil, EWCConfig{})), "nil base"},
