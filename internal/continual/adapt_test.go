@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/perpetua-ml/perpetua/internal/drift"
-	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/learn"
+	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
 	"github.com/perpetua-ml/perpetua/internal/metric"
