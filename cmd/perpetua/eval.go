@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/term"

@@ -117,7 +117,7 @@ type Result struct {
 	// autocorrelated streams it is the bar a real model must clear.
 	NoChangeAccuracy float64 `json:"nochange_accuracy"`
 	Drift            string  `json:"drift,omitempty"`
-	DriftIndices []int64 `json:"drift_indices,omitzero"`
+	DriftIndices     []int64 `json:"drift_indices,omitzero"`
 }
 
 // Classify evaluates model prequentially on the examples of src: for each

@@ -41,9 +41,9 @@ func ValidateConsumer(name string) error {
 
 // Consumer positions file; see the package documentation.
 const (
-	consumersMagic   = "PPTCONS\x00"   // part of the on-disk format
-	consumersVersion = 1               // part of the on-disk format
-	consumersName    = "consumers.pos" // part of the on-disk format
+	consumersMagic   = "PPTCONS\x00"          // part of the on-disk format
+	consumersVersion = 1                      // part of the on-disk format
+	consumersName    = "consumers.pos"        // part of the on-disk format
 	consumersTemp    = ".consumers.pos.tmp-*" // glob of durable.WriteFile's temporaries
 	maxConsumers     = 1 << 16
 )
