@@ -68,13 +68,19 @@ func modelNames() string {
 	return strings.Join(names, ", ")
 }
 
+// evalTasks are the eval tasks other than classify.
+var evalTasks = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{}
+
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("eval: missing task (want: perpetua eval classify --data FILE.csv --target COLUMN)")
 	}
 	task, args := args[0], args[1:]
+	if run, ok := evalTasks[task]; ok {
+		return run(ctx, args, stdout, stderr)
+	}
 	if task != "classify" {
-		return usagef("eval: unknown task %q (known: classify)", task)
+		return usagef("eval: unknown task %q (known: classify, purchase)", task)
 	}
 	fs := newFlagSet("eval classify", stderr)
 	data := fs.String("data", "", "CSV file with a header row (required)")

@@ -476,3 +476,66 @@ func TestEvalOddInput(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestEvalPurchase runs the large model on CTR data as a user would and
+// recomputes log loss and AUC from the predictions file.
+func TestEvalPurchase(t *testing.T) {
+	data := filepath.Join("..", "..", "internal", "dataset", "testdata", "criteo_head20.csv")
+	if full := filepath.Join("..", "..", "..", "shared", "data", "criteo-ctr-sample", "criteo_sample.csv"); fileExists(full) {
+		data = full
+	}
+	for _, model := range []string{"deep", "deepfm", "wide"} {
+		preds := filepath.Join(t.TempDir(), "p.csv")
+		var stdout bytes.Buffer
+		err := run(context.Background(), []string{"eval", "purchase", "--data", data, "--format", "criteo", "--model", model,
+			"--json", "--predictions", preds}, &stdout, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		var res struct {
+			Task        string             `json:"task"`
+			N           int                `json:"n"`
+			Metrics     map[string]float64 `json:"metrics"`
+			Calibration []struct{ N int }  `json:"calibration"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Task != "purchase" || res.N < 20 || len(res.Calibration) != 10 {
+			t.Fatalf("%s: %s (%v)", model, stdout.String(), err)
+		}
+		f, _ := os.Open(preds)
+		rows, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil || len(rows)-1 != res.N {
+			t.Fatalf("%s: predictions file: %d rows, %v", model, len(rows)-1, err)
+		}
+		var ll float64
+		var ps, ys []float64
+		for _, r := range rows[1:] {
+			p, _ := strconv.ParseFloat(r[1], 64)
+			y, _ := strconv.ParseFloat(r[2], 64)
+			q := math.Min(math.Max(p, 1e-15), 1-1e-15)
+			ll -= y*math.Log(q) + (1-y)*math.Log(1-q)
+			ps, ys = append(ps, p), append(ys, y)
+		}
+		ll /= float64(res.N)
+		if math.Abs(ll-res.Metrics["log_loss"]) > 1e-9 {
+			t.Errorf("%s: log loss from predictions %.9f; reported %.9f", model, ll, res.Metrics["log_loss"])
+		}
+		var pairs, wins float64
+		for i := range ps {
+			for j := range ps {
+				if ys[i] == 1 && ys[j] == 0 {
+					pairs++
+					switch {
+					case ps[i] > ps[j]:
+						wins++
+					case ps[i] == ps[j]:
+						wins += 0.5
+					}
+				}
+			}
+		}
+		if auc := wins / pairs; math.Abs(auc-res.Metrics["auc"]) > 1e-3 {
+			t.Errorf("%s: AUC from predictions %.5f; reported %.5f", model, auc, res.Metrics["auc"])
+		}
+	}
+}
