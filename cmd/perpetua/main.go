@@ -29,7 +29,9 @@ Usage:
   perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY]
   perpetua demo  [--days N] [--seed S] [--data-dir DIR]
   perpetua eval classify --data FILE.csv --target COLUMN [--model M] [--predictions OUT.csv] [--json]
-  perpetua bench [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
+  perpetua bench [ingest] [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
+  perpetua bench purchase [--examples N] [--vocab N] [--hidden 64,32] [--json]
+  perpetua eval purchase --data FILE [--format criteo|csv] [--model deep|deepfm|wide] [--predictions OUT.csv] [--json]
   perpetua version
 
 Run 'perpetua COMMAND --help' for a command's flags.

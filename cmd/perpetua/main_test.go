@@ -539,3 +539,22 @@ func TestEvalPurchase(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchPurchaseJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmark run")
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "purchase", "--examples", "3000", "--vocab", "500", "--json"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("%s: %v", stdout.String(), err)
+	}
+	for _, k := range []string{"deep_examples_per_second", "logistic_examples_per_second", "bytes_per_id", "score_500_p99_ms"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("bench purchase --json: %s = %v; want a positive number", k, res[k])
+		}
+	}
+}

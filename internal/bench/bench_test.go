@@ -15,3 +15,18 @@ func TestIngestSmall(t *testing.T) {
 	}
 	t.Logf("%+v", res)
 }
+
+func TestPurchaseSmall(t *testing.T) {
+	res, err := Purchase(context.Background(), PurchaseConfig{Examples: 5000, Vocab: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.DeepExamplesPerSecond <= 0 || res.LogisticExamplesPerSecond <= 0 || res.ShardedExamplesPerSecond <= 0 ||
+		res.LiveIDs == 0 || res.BytesPerID <= 0 || res.Score500P99Millis <= 0 {
+		t.Fatalf("missing figures: %+v", res)
+	}
+	if !(res.BayesAUC > 0.6 && res.DeepAUC > 0.5 && res.DeepAUC <= res.BayesAUC+0.02) {
+		t.Fatalf("AUCs: deep %.4f, Bayes %.4f", res.DeepAUC, res.BayesAUC)
+	}
+}

@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/perpetua-ml/perpetua/internal/feature"
+	"github.com/perpetua-ml/perpetua/internal/learn/deep"
+	"github.com/perpetua-ml/perpetua/internal/metric"
+)
+
+// PurchaseConfig configures Purchase. The zero value means the defaults.
+type PurchaseConfig struct {
+	Examples int    // stream length (default 300,000)
+	Vocab    int    // IDs per categorical field, drawn from a Zipf law (default 1,000,000)
+	Hidden   []int  // MLP widths (default 64, 32)
+	Seed     uint64 // default 1
+}
+
+// PurchaseResult is what Purchase measured, in one run.
+type PurchaseResult struct {
+	Examples int   `json:"examples"`
+	Hidden   []int `json:"hidden"`
+	// True online training: each example predicted, scored, then learned.
+	DeepExamplesPerSecond     float64 `json:"deep_examples_per_second"`
+	DeepAUC                   float64 `json:"deep_auc"`
+	ShardedExamplesPerSecond  float64 `json:"sharded_examples_per_second"` // 2 goroutines, 2 replicas
+	ShardedScaling            float64 `json:"sharded_scaling"`             // sharded ÷ single
+	LogisticExamplesPerSecond float64 `json:"logistic_examples_per_second"`
+	LogisticAUC               float64 `json:"logistic_auc"`
+	BayesAUC                  float64 `json:"bayes_auc"` // AUC of the true probabilities
+	// Memory of the embedding tables.
+	LiveIDs    int     `json:"live_ids"`
+	BytesPerID float64 `json:"bytes_per_id"`
+	// Scoring 500 candidate items for one user, in process.
+	Score500P50Millis float64 `json:"score_500_p50_ms"`
+	Score500P99Millis float64 `json:"score_500_p99_ms"`
+}
+
+const (
+	ctrCategorical = 26
+	ctrNumeric     = 13
+)
+
+// ctrStream draws the standard benchmark stream: 13 numeric and 26
+// categorical fields with Zipf-distributed IDs, labels from a known
+// logistic ground truth (per-ID effects plus a numeric term), so the
+// Bayes-optimal AUC is known.
+func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Example, ys, truth []float64, err error) {
+	var fields []feature.Field
+	for i := 0; i < ctrNumeric; i++ {
+		fields = append(fields, feature.Field{Name: fmt.Sprintf("I%d", i+1), Kind: feature.Numeric})
+	}
+	for i := 0; i < ctrCategorical; i++ {
+		fields = append(fields, feature.Field{Name: fmt.Sprintf("C%d", i+1), Kind: feature.Categorical})
+	}
+	schema, err = feature.NewSchema(feature.SchemaConfig{Fields: fields, Seed: cfg.Seed, WideBits: 22})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
+	zipf := rand.NewZipf(rng, 1.1, 1, uint64(cfg.Vocab-1))
+	effect := func(field int, id uint64) float64 { // a fixed N(0, 0.3²)-ish effect per ID
+		h := feature.Hash(cfg.Seed^0xbeef, field, strconv.FormatUint(id, 10))
+		return (float64(h>>11)/(1<<53) - 0.5) * 1.0
+	}
+	row := make(feature.Strings, ctrNumeric+ctrCategorical)
+	for n := 0; n < cfg.Examples; n++ {
+		logit := -1.2
+		for i := 0; i < ctrNumeric; i++ {
+			v := rng.NormFloat64()
+			if i == 0 {
+				logit += 0.8 * v
+			}
+			row[i] = strconv.FormatFloat(v, 'f', 3, 64)
+		}
+		for i := 0; i < ctrCategorical; i++ {
+			id := zipf.Uint64()
+			if i < 6 {
+				logit += effect(i, id)
+			}
+			row[ctrNumeric+i] = strconv.FormatUint(id, 10)
+		}
+		p := 1 / (1 + math.Exp(-logit))
+		x := schema.NewExample()
+		if err := schema.Encode(x, row); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		xs = append(xs, x)
+		truth = append(truth, p)
+		y := 0.0
+		if rng.Float64() < p {
+			y = 1
+		}
+		ys = append(ys, y)
+	}
+	return schema, xs, ys, truth, nil
+}
+
+// Purchase measures the large model on the standard benchmark stream.
+func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
+	if cfg.Examples <= 0 {
+		cfg.Examples = 300_000
+	}
+	if cfg.Vocab <= 1 {
+		cfg.Vocab = 1_000_000
+	}
+	if len(cfg.Hidden) == 0 {
+		cfg.Hidden = []int{64, 32}
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	res := PurchaseResult{Examples: cfg.Examples, Hidden: cfg.Hidden}
+	schema, xs, ys, truth, err := ctrStream(cfg)
+	if err != nil {
+		return res, err
+	}
+	bayes := metric.NewBinaryBinned(0, 0, 100_000)
+	for i := range ys {
+		bayes.Update(truth[i], ys[i])
+	}
+	res.BayesAUC = bayes.Snapshot().AUC
+
+	online := func(m *deep.Model) (float64, float64, error) {
+		mt := metric.NewBinaryBinned(0, 0, 100_000)
+		start := time.Now()
+		for i, x := range xs {
+			if i%8192 == 0 && ctx.Err() != nil {
+				return 0, 0, ctx.Err()
+			}
+			m.SetTime(int64(i))
+			mt.Update(m.PredictLearn(x, ys[i]), ys[i])
+		}
+		return float64(len(xs)) / time.Since(start).Seconds(), mt.Snapshot().AUC, nil
+	}
+	dcfg := deep.Config{Hidden: cfg.Hidden, Seed: cfg.Seed}
+	m, err := deep.New(schema, dcfg)
+	if err != nil {
+		return res, err
+	}
+	if res.DeepExamplesPerSecond, res.DeepAUC, err = online(m); err != nil {
+		return res, err
+	}
+	var bytes int64
+	for j := 0; j < m.NumFields(); j++ {
+		st := m.Table(j).Stats()
+		res.LiveIDs += st.Rows
+		bytes += st.Bytes
+	}
+	if res.LiveIDs > 0 {
+		res.BytesPerID = float64(bytes) / float64(res.LiveIDs)
+	}
+
+	// 500 candidates for one user: the first example's fields with the
+	// item field (C2) varied.
+	cands := make([]*feature.Example, 500)
+	row := make(feature.Strings, ctrNumeric+ctrCategorical)
+	for i := range row {
+		row[i] = "1"
+	}
+	for k := range cands {
+		row[ctrNumeric+1] = strconv.Itoa(k + 1)
+		cands[k] = schema.NewExample()
+		if err := schema.Transform(cands[k], row); err != nil {
+			return res, err
+		}
+	}
+	lat := make([]time.Duration, 300)
+	var sink float64
+	for r := range lat {
+		t0 := time.Now()
+		for _, c := range cands {
+			sink += m.Predict(c)
+		}
+		lat[r] = time.Since(t0)
+	}
+	runtime.KeepAlive(sink)
+	slices.Sort(lat)
+	res.Score500P50Millis = float64(lat[len(lat)/2].Microseconds()) / 1000
+	res.Score500P99Millis = float64(lat[len(lat)*99/100].Microseconds()) / 1000
+
+	lcfg := deep.Config{NoDeep: true, Seed: cfg.Seed}
+	lm, err := deep.New(schema, lcfg)
+	if err != nil {
+		return res, err
+	}
+	if res.LogisticExamplesPerSecond, res.LogisticAUC, err = online(lm); err != nil {
+		return res, err
+	}
+
+	sh, err := deep.NewSharded(schema, dcfg, deep.ShardConfig{Shards: 2, KeyField: "C26"})
+	if err != nil {
+		return res, err
+	}
+	const batch = 1024
+	ps := make([]float64, batch)
+	start := time.Now()
+	for lo := 0; lo+batch <= len(xs); lo += batch {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		sh.SetTime(int64(lo))
+		sh.PredictLearn(ps, xs[lo:lo+batch], ys[lo:lo+batch])
+	}
+	res.ShardedExamplesPerSecond = float64(len(xs)/batch*batch) / time.Since(start).Seconds()
+	res.ShardedScaling = res.ShardedExamplesPerSecond / res.DeepExamplesPerSecond
+	return res, nil
+}
