@@ -208,7 +208,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		return err
 	}
 	if cl != nil {
-		_, err = fmt.Fprintf(stdout, "\ncontinual-learning metrics over %d segments (every 5th example held out for testing):\n%s\n", len(cl.Segments), cl)
+		_, err = fmt.Fprintf(stdout, "\ncontinual-learning metrics over %d segments (every %dth example held out for testing):\n%s\n", len(cl.Segments), evaluate.HoldOutEvery, cl)
 	}
 	return err
 }
@@ -250,9 +250,8 @@ func parseBounds(s string) ([]int, error) {
 	return out, nil
 }
 
-// evalCL reads the stream into memory, cuts it at bounds into segments,
-// holds out every 5th example of each segment for testing and computes
-// the accuracy matrix and ACC, BWT and FWT (continual.EvaluateCL).
+// evalCL reopens the stream and computes the continual-learning matrix
+// over the segments that bounds cut it into (evaluate.Segments).
 func evalCL(path string, opts dataset.Options, bounds []int, newModel func(dim int) (learn.Binary, error)) (*continual.CLMatrix, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -263,45 +262,13 @@ func evalCL(path string, opts dataset.Options, bounds []int, newModel func(dim i
 	if err != nil {
 		return nil, err
 	}
-	segs := make([]continual.Segment, len(bounds)+1)
-	for i := range segs {
-		lo := 0
-		if i > 0 {
-			lo = bounds[i-1]
-		}
-		segs[i].Name = fmt.Sprintf("[%d,", lo)
-	}
-	for i := 0; src.Next(); i++ {
-		k, _ := slices.BinarySearch(bounds, i+1)
-		x, y := src.Example()
-		s := continual.Sample{X: slices.Clone(x), Y: y}
-		if i%5 == 4 {
-			segs[k].Test = append(segs[k].Test, s)
-		} else {
-			segs[k].Train = append(segs[k].Train, s)
-		}
-	}
-	if err := src.Err(); err != nil {
+	if _, err := newModel(src.Dim()); err != nil {
 		return nil, err
 	}
-	for i := range segs {
-		if len(segs[i].Test) == 0 {
-			return nil, fmt.Errorf("eval classify: --segments: segment %d %s…) holds no examples; the stream has fewer rows than the positions given", i, segs[i].Name)
-		}
-		if i < len(bounds) {
-			segs[i].Name += fmt.Sprintf("%d)", bounds[i])
-		} else {
-			segs[i].Name += "end)"
-		}
-	}
-	dim := src.Dim()
-	return continual.EvaluateCL(func() learn.Binary {
-		m, err := newModel(dim)
-		if err != nil {
-			panic(err) // the same constructor already succeeded for the main pass
-		}
+	return evaluate.Segments(src, bounds, func() learn.Binary {
+		m, _ := newModel(src.Dim()) // the same constructor just succeeded
 		return m
-	}, segs)
+	})
 }
 
 // countRows counts data rows (lines minus the header) for the progress

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/learn"
+	"github.com/perpetua-ml/perpetua/internal/learn/baseline"
 	"github.com/perpetua-ml/perpetua/internal/metric"
 )
 
@@ -146,8 +147,9 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 	}
 
 	start := time.Now()
-	var n, nochangeHits int64
-	prev := 1 // the no-change baseline's first prediction, 0.5, counts as class 1
+	var n int64
+	var nochange baseline.NoChange // scored alongside: the bar on autocorrelated streams
+	var nochangeAcc metric.Accuracy
 	err := func() error {
 		if pw != nil {
 			if err := pw.header(); err != nil {
@@ -167,14 +169,8 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 				break
 			}
 			x, y := src.Example()
-			c := 0
-			if y >= metric.Threshold {
-				c = 1
-			}
-			if c == prev {
-				nochangeHits++
-			}
-			prev = c
+			nochangeAcc.Update(nochange.Predict(x), y)
+			nochange.Learn(x, y)
 			p := model.Predict(x)
 			m.Update(p, y)
 			if opts.Drift != nil {
@@ -212,7 +208,7 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 
 	res.N = n
 	if n > 0 {
-		res.NoChangeAccuracy = float64(nochangeHits) / float64(n)
+		res.NoChangeAccuracy = nochangeAcc.Value()
 	}
 	res.Metrics = m.Snapshot()
 	res.Seconds = time.Since(start).Seconds()

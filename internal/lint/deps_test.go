@@ -47,7 +47,7 @@ var rank = map[string]int{
 	"internal/learn/deep":            50,
 	"internal/learn/mlp":             50,
 	"internal/continual":             60,
-	"internal/evaluate":              60,
+	"internal/evaluate":              65,
 	"internal/recommend":             70,
 	"internal/risk":                  70,
 	"internal/supply":                70,
