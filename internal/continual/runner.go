@@ -263,6 +263,18 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.logger.Info("starting", "offset", r.offset, "end", r.log.End())
+	// waitCtx ends the wait for new records when ctx is done or Stop asks
+	// for a drain; one watcher goroutine per Run, ended by the deferred
+	// cancel.
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	defer cancelWait()
+	go func() {
+		select {
+		case <-r.drain:
+			cancelWait()
+		case <-waitCtx.Done():
+		}
+	}()
 	lastCkpt := time.Now()
 	for {
 		n, err := r.Step(ctx, 4096)
@@ -281,8 +293,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
-		// Caught up.
-		r.publish()
+		// Caught up: serving gets the latest models, unless nothing changed
+		// since the last publication (idle wake-ups).
+		if p := r.published.Load(); p == nil || p.Offset != r.offset {
+			r.publish()
+		}
 		select {
 		case <-r.drain:
 			return r.finish()
@@ -294,33 +309,12 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			lastCkpt = time.Now()
 		}
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.CheckpointInterval)
-		werr := r.waitOrDrain(wctx)
+		wctx, cancel := context.WithTimeout(waitCtx, r.cfg.CheckpointInterval)
+		werr := r.reader.Wait(wctx)
 		cancel()
-		if werr != nil && !errors.Is(werr, context.DeadlineExceeded) && !errors.Is(werr, context.Canceled) && !errors.Is(werr, errDrain) {
+		if werr != nil && !errors.Is(werr, context.DeadlineExceeded) && !errors.Is(werr, context.Canceled) {
 			return werr
 		}
-	}
-}
-
-var errDrain = errors.New("drain")
-
-func (r *Runner) waitOrDrain(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { // owned: ends when ctx is cancelled, which the deferred cancel guarantees
-		select {
-		case <-r.drain:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	err := r.reader.Wait(ctx)
-	select {
-	case <-r.drain:
-		return errDrain
-	default:
-		return err
 	}
 }
 
