@@ -138,10 +138,6 @@ func writeConsumers(dir string, m map[string]uint64) error {
 	return nil
 }
 
-// syncDir fsyncs a directory so that file creations, renames and removals
-// in it are durable.
-func syncDir(dir string) error { return durable.SyncDir(dir) }
-
 // truncName shortens s for error messages.
 func truncName(s string) string {
 	if len(s) <= 32 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/perpetua-ml/perpetua/internal/durable"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func (l *SegmentLog) recover() error {
 		l.mu.segments = []*segment{seg}
 		// The directory may be new too: make its own entry durable, or a
 		// machine crash could lose the whole log with acknowledged data.
-		if err := syncDir(filepath.Dir(filepath.Clean(l.dir))); err != nil {
+		if err := durable.SyncDir(filepath.Dir(filepath.Clean(l.dir))); err != nil {
 			return fmt.Errorf("eventlog: open: sync parent of %s: %w", l.dir, err)
 		}
 	}
@@ -82,7 +83,7 @@ func (l *SegmentLog) recover() error {
 			return fmt.Errorf("eventlog: sync segment %s: %w", act.name, err)
 		}
 		if l.recovery.Truncated {
-			if err := syncDir(l.dir); err != nil {
+			if err := durable.SyncDir(l.dir); err != nil {
 				return fmt.Errorf("eventlog: open: %w", err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perpetua-ml/perpetua/internal/durable"
 	"os"
 	"path/filepath"
 	"sort"
@@ -760,7 +761,7 @@ func (l *SegmentLog) createSegment(base uint64) (*segment, error) {
 		err = syncData(f)
 	}
 	if err == nil {
-		err = syncDir(l.dir)
+		err = durable.SyncDir(l.dir)
 	}
 	if err != nil {
 		f.Close()
