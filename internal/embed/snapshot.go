@@ -296,16 +296,12 @@ func (t *Table) read(s *tensor.Set, prefix, kind string) (*snap, error) {
 		}
 		return v, nil
 	}
-	v, err := meta(metaVersion)
+	v, err := meta(metaVersion) // missing: not a snapshot of this kind
 	if err != nil {
 		return nil, err
 	}
-	ver, perr := strconv.Atoi(v)
-	switch {
-	case perr != nil || ver < 1:
-		return nil, loadErr(prefix, "format version %q is not a positive integer", v)
-	case ver > FormatVersion:
-		return nil, loadErr(prefix, "format version %d is newer than this build supports (%d): upgrade Perpetua", ver, FormatVersion)
+	if _, err := s.MetaVersion(prefix+metaVersion, FormatVersion); err != nil {
+		return nil, loadErr(prefix, "%v", err)
 	}
 	if v, err = meta(metaKind); err != nil {
 		return nil, err

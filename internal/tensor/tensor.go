@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -261,4 +262,23 @@ func (s *Set) Equal(t *Set) bool {
 		}
 	}
 	return true
+}
+
+// MetaVersion reads the format version a component stored under the
+// metadata key: a positive decimal integer, refused when it is newer than
+// supported. The error names the key and says whether to upgrade; callers
+// prefix it with their package. A missing key is reported as such.
+func (s *Set) MetaVersion(key string, supported int) (int, error) {
+	v, ok := s.meta[key]
+	if !ok {
+		return 0, fmt.Errorf("metadata %q is missing", key)
+	}
+	ver, err := strconv.Atoi(v)
+	switch {
+	case err != nil || ver < 1:
+		return 0, fmt.Errorf("format version %q is not a positive integer", v)
+	case ver > supported:
+		return 0, fmt.Errorf("format version %d is newer than this build supports (%d): upgrade Perpetua", ver, supported)
+	}
+	return ver, nil
 }

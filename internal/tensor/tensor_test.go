@@ -161,3 +161,28 @@ func TestEqual(t *testing.T) {
 		}
 	}
 }
+
+func TestMetaVersion(t *testing.T) {
+	tests := []struct {
+		value string // "" means absent
+		want  int
+		err   string
+	}{
+		{"1", 1, ""},
+		{"2", 2, ""},
+		{"3", 0, "newer than this build supports (2)"},
+		{"0", 0, "not a positive integer"},
+		{"x", 0, "not a positive integer"},
+		{"", 0, "missing"},
+	}
+	for _, tt := range tests {
+		var s Set
+		if tt.value != "" {
+			s.SetMeta("c.version", tt.value)
+		}
+		got, err := s.MetaVersion("c.version", 2)
+		if got != tt.want || (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("MetaVersion(%q) = %d, %v; want %d and an error containing %q", tt.value, got, err, tt.want, tt.err)
+		}
+	}
+}
