@@ -310,14 +310,22 @@ func (e *Engine) stopRunner(ctx context.Context) error {
 	return e.runner.Stop(ctx)
 }
 
+// pairBufs recycles the per-request conversion of serve.Pair to
+// continual.Pair, so scoring does not allocate in steady state.
+var pairBufs = sync.Pool{New: func() any { return new([]continual.Pair) }}
+
 // scorer adapts the runner to serve.PurchaseScorer.
 type scorer struct{ r *continual.Runner }
 
 func (s scorer) ScorePurchase(ctx context.Context, model string, pairs []serve.Pair, dst []float64) (serve.ModelInfo, error) {
-	ps := make([]continual.Pair, len(pairs))
-	for i, p := range pairs {
-		ps[i] = continual.Pair{UserID: p.UserID, ItemID: p.ItemID}
+	buf := pairBufs.Get().(*[]continual.Pair)
+	defer pairBufs.Put(buf)
+	ps := (*buf)[:0]
+	for _, p := range pairs {
+		ps = append(ps, continual.Pair{UserID: p.UserID, ItemID: p.ItemID})
 	}
+	*buf = ps
+	defer clear(ps) // do not keep the request's strings alive in the pool
 	pub, name, err := s.r.ScorePurchase(ctx, model, ps, dst)
 	switch {
 	case errors.Is(err, continual.ErrNoModel):
