@@ -97,10 +97,22 @@ func (s *Schema) encode(dst *Example, raw Row, learn bool) error {
 	dst.Dense = dst.Dense[:2*nn]
 	dst.IDs = dst.IDs[:0]
 	dst.Offsets = append(dst.Offsets[:0], 0)
+	nr, numbers := raw.(NumberRow)
 	for i := range s.fields {
 		f := &s.fields[i]
 		switch f.Kind {
 		case Numeric:
+			if numbers {
+				x, ok := nr.Number(i)
+				st := numOK
+				if !ok {
+					st = numMissing
+				} else if math.IsNaN(x) || math.IsInf(x, 0) {
+					st = numNonFinite
+				}
+				s.numericValue(dst, f, i, x, st, learn)
+				continue
+			}
 			if err := s.numericField(dst, f, i, raw.Field(i), learn); err != nil {
 				return err
 			}
@@ -137,6 +149,15 @@ func (s *Schema) encode(dst *Example, raw Row, learn bool) error {
 
 func (s *Schema) numericField(dst *Example, f *fieldInfo, i int, raw string, learn bool) error {
 	x, st := parseNumber(strings.TrimSpace(raw))
+	if st == numInvalid && s.cfg.Strict {
+		return &FieldError{Index: i, Name: f.Name, Value: strings.Clone(raw), Err: ErrNotNumber}
+	}
+	s.numericValue(dst, f, i, x, st, learn)
+	return nil
+}
+
+// numericValue encodes numeric field i's parsed value x (state st).
+func (s *Schema) numericValue(dst *Example, f *fieldInfo, i int, x float64, st numState, learn bool) {
 	if st == numOK && f.Log1p {
 		x = symlog(x)
 	}
@@ -145,9 +166,6 @@ func (s *Schema) numericField(dst *Example, f *fieldInfo, i int, raw string, lea
 	}
 	k, nn := f.slot, len(s.numeric)
 	if st != numOK {
-		if st == numInvalid && s.cfg.Strict {
-			return &FieldError{Index: i, Name: f.Name, Value: strings.Clone(raw), Err: ErrNotNumber}
-		}
 		if learn {
 			c := &s.cnt[i]
 			switch st {
@@ -160,14 +178,13 @@ func (s *Schema) numericField(dst *Example, f *fieldInfo, i int, raw string, lea
 			}
 		}
 		dst.Dense[k], dst.Dense[nn+k] = 0, 1
-		return nil
+		return
 	}
 	w := &s.stats[k]
 	if learn {
 		w.add(x)
 	}
 	dst.Dense[k], dst.Dense[nn+k] = float32(w.z(x, s.clip)), 0
-	return nil
 }
 
 // bagField appends the IDs of bag field i.

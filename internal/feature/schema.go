@@ -155,6 +155,16 @@ type Row interface {
 	Field(i int) string
 }
 
+// NumberRow is a Row that can also hand over numeric fields as numbers,
+// sparing the text round trip: when the Row passed to Encode or Transform
+// implements it, Numeric fields are read with Number instead of Field.
+// ok = false means the value is missing; NaN and ±Inf are treated exactly
+// as their text forms are (missing, counted as non-finite).
+type NumberRow interface {
+	Row
+	Number(i int) (v float64, ok bool)
+}
+
 // Strings is a Row backed by a slice of values.
 type Strings []string
 

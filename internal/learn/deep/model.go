@@ -34,6 +34,7 @@ type model[T float] struct {
 
 	wide   *wide          // nil without the wide part
 	tables []*embed.Table // one per sparse slot; nil without embeddings
+	views  []*embed.View  // a Frozen's shell: published tables instead (tables is nil)
 	net    *mlp[T]        // nil without the MLP
 	fm     bool
 	now    int64
@@ -143,7 +144,9 @@ func (m *model[T]) check(x *feature.Example) {
 func (m *model[T]) forward(x *feature.Example, learn bool) (z float64, ok, badInput bool) {
 	m.check(x)
 	ok = true
-	if m.tables != nil {
+	if m.views != nil {
+		m.pool(x)
+	} else if m.tables != nil {
 		if cap(m.rows) < len(x.IDs) {
 			m.rows = make([]int32, len(x.IDs)+len(x.IDs)/2)
 		}
@@ -207,6 +210,40 @@ func (m *model[T]) forward(x *feature.Example, learn bool) (z float64, ok, badIn
 		ok = false
 	}
 	return z, ok, badInput
+}
+
+// pool writes the pooled rows of a Frozen's views into x0 exactly as
+// forward does with the tables (same order of additions).
+func (m *model[T]) pool(x *feature.Example) {
+	for j, v := range m.views {
+		lo, hi := x.Offsets[j], x.Offsets[j+1]
+		if lo > hi {
+			panic(fmt.Sprintf("deep: Example offsets decrease at slot %d", j))
+		}
+		dst := m.x0[j*m.dim : (j+1)*m.dim]
+		for i := lo; i < hi; i++ {
+			r, _ := v.Peek(x.IDs[i])
+			row := v.Row(r)[:len(dst)]
+			if i == lo {
+				for c, w := range row {
+					dst[c] = T(w)
+				}
+				continue
+			}
+			for c, w := range row {
+				dst[c] += T(w)
+			}
+		}
+		if lo == hi {
+			clear(dst)
+		}
+		if n := hi - lo; n > 1 && m.mean {
+			inv := 1 / T(n)
+			for c := range dst {
+				dst[c] *= inv
+			}
+		}
+	}
 }
 
 // fmTerm returns DeepFM's second-order term over the field vectors v_j =

@@ -1,0 +1,96 @@
+package deep
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/perpetua-ml/perpetua/internal/embed"
+)
+
+// TestFrozen checks that a Frozen predicts exactly as the model did when
+// it was frozen, keeps doing so while the model learns on (concurrently,
+// under -race), and that a new Freeze sees the new state.
+func TestFrozen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"wide&deep", Config{Hidden: []int{16, 8}, EmbedDim: 8}},
+		{"deepfm+admit", Config{FM: true, Hidden: []int{8}, EmbedDim: 4, Embed: embed.Config{AdmitAfter: 2, MaxRows: 150}}},
+		{"wide-only", Config{NoDeep: true, WideL2: 0.1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, g, s := trainSynth(t, tc.cfg, 2000)
+			xs, ys, _ := g.stream(t, s, 1500)
+			want := make([]float64, len(xs))
+			for i, x := range xs {
+				want[i] = m.Predict(x)
+			}
+			f := m.Freeze()
+			if f.Learned() != m.Stats().Learned {
+				t.Errorf("Learned() = %d; want %d", f.Learned(), m.Stats().Learned)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan string, 4)
+			for w := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got := make([]float64, len(xs))
+					for rep := range 3 {
+						if (w+rep)%2 == 0 {
+							f.PredictBatch(xs, got)
+						} else {
+							for i, x := range xs {
+								got[i] = f.Predict(x)
+							}
+						}
+						for i := range got {
+							if got[i] != want[i] {
+								errs <- "frozen prediction changed while the model learned"
+								return
+							}
+						}
+					}
+				}()
+			}
+			// The trainer keeps learning (and writing the tables the views share).
+			for i, x := range xs {
+				m.SetTime(int64(1000 + i/10))
+				m.PredictLearn(x, ys[i])
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Fatal(e)
+			}
+			f2 := m.Freeze()
+			changed := 0
+			for i, x := range xs {
+				if p, q := m.Predict(x), f2.Predict(x); p != q {
+					t.Fatalf("example %d: new Frozen %v; model %v", i, q, p)
+				}
+				if f2.Predict(x) != want[i] {
+					changed++
+				}
+			}
+			if changed == 0 {
+				t.Error("learning changed no prediction: the test proves nothing")
+			}
+		})
+	}
+}
+
+func TestFrozenZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	m, g, s := trainSynth(t, Config{Hidden: []int{16, 8}, EmbedDim: 8}, 500)
+	xs, _, _ := g.stream(t, s, 64)
+	f := m.Freeze()
+	dst := make([]float64, len(xs))
+	f.PredictBatch(xs, dst)
+	if n := testing.AllocsPerRun(50, func() { f.PredictBatch(xs, dst) }); n != 0 {
+		t.Errorf("PredictBatch allocates %v times; want 0", n)
+	}
+}
