@@ -1,10 +1,13 @@
 package deep
 
 import (
+	"math"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/perpetua-ml/perpetua/internal/embed"
+	"github.com/perpetua-ml/perpetua/internal/feature"
 )
 
 // TestFrozen checks that a Frozen predicts exactly as the model did when
@@ -92,5 +95,67 @@ func TestFrozenZeroAllocs(t *testing.T) {
 	f.PredictBatch(xs, dst)
 	if n := testing.AllocsPerRun(50, func() { f.PredictBatch(xs, dst) }); n != 0 {
 		t.Errorf("PredictBatch allocates %v times; want 0", n)
+	}
+}
+
+// TestScoreCandidates checks the shared-prefix scorer against Predict on
+// candidates made from a base example with some slots (and the dense
+// values) replaced.
+func TestScoreCandidates(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cfg       Config
+		vary      []int
+		varyDense bool
+	}{
+		{"wide&deep item", Config{Hidden: []int{16, 8}, EmbedDim: 8}, []int{1}, false},
+		{"deepfm two slots+dense", Config{FM: true, Hidden: []int{8}, EmbedDim: 4}, []int{0, 3}, true},
+		{"wide-only", Config{NoDeep: true}, []int{2}, false},
+		{"fm-only dense", Config{NoDeep: true, FM: true, EmbedDim: 4}, []int{5}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, g, s := trainSynth(t, tc.cfg, 3000)
+			xs, _, _ := g.stream(t, s, 200)
+			f := m.Freeze()
+			base := xs[0]
+			cands := make([]*feature.Example, len(xs))
+			for i, x := range xs {
+				c := s.NewExample()
+				// base's slots, with the varied ones (and dense) from x.
+				c.Offsets = append(c.Offsets[:0], 0)
+				for j := 0; j+1 < len(base.Offsets); j++ {
+					src := base
+					if slices.Contains(tc.vary, j) {
+						src = x
+					}
+					c.IDs = append(c.IDs, src.Sparse(j)...)
+					c.Wide = append(c.Wide, src.WideSlot(j)...)
+					c.Offsets = append(c.Offsets, len(c.IDs))
+				}
+				copy(c.Dense, base.Dense)
+				if tc.varyDense {
+					copy(c.Dense, x.Dense)
+				}
+				cands[i] = c
+			}
+			got := make([]float64, len(cands))
+			f.ScoreCandidates(base, tc.vary, tc.varyDense, cands, got)
+			distinct := map[float64]bool{}
+			for i, c := range cands {
+				want := f.Predict(c)
+				if math.Abs(got[i]-want) > 1e-5 {
+					t.Fatalf("candidate %d: ScoreCandidates %v; Predict %v", i, got[i], want)
+				}
+				distinct[got[i]] = true
+			}
+			if len(distinct) < 10 {
+				t.Errorf("only %d distinct scores over %d candidates: the varied slots are not read", len(distinct), len(cands))
+			}
+			if !raceEnabled {
+				if n := testing.AllocsPerRun(20, func() { f.ScoreCandidates(base, tc.vary, tc.varyDense, cands, got) }); n != 0 {
+					t.Errorf("ScoreCandidates allocates %v times; want 0", n)
+				}
+			}
+		})
 	}
 }

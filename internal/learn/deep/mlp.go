@@ -104,11 +104,15 @@ func (m *mlp[T]) biases(k int) []T { return m.p[m.bOff[k] : m.bOff[k]+m.sizes[k+
 
 // forward returns the deep logit of act[0], leaving every layer's input
 // in act, and whether every activation is finite.
-func (m *mlp[T]) forward() (T, bool) {
+func (m *mlp[T]) forward() (T, bool) { return m.forwardFrom(0, 0) }
+
+// forwardFrom is forward starting at layer k0, whose input act[k0] the
+// caller has filled; check0 is the sum of the activations computed before.
+func (m *mlp[T]) forwardFrom(k0 int, check0 T) (T, bool) {
 	slope := m.slope
 	var out T
-	var check T // sum of every activation: non-finite if any is
-	for k := 0; k < m.layers(); k++ {
+	check := check0 // sum of every activation: non-finite if any is
+	for k := k0; k < m.layers(); k++ {
 		in := m.act[k]
 		nIn, nOut := len(in), m.sizes[k+1]
 		w := m.p[m.wOff[k] : m.wOff[k]+nIn*nOut]

@@ -35,6 +35,7 @@ type model[T float] struct {
 	wide   *wide          // nil without the wide part
 	tables []*embed.Table // one per sparse slot; nil without embeddings
 	views  []*embed.View  // a Frozen's shell: published tables instead (tables is nil)
+	cand   candScratch    // a Frozen's shell: ScoreCandidates' state
 	net    *mlp[T]        // nil without the MLP
 	fm     bool
 	now    int64
@@ -215,33 +216,39 @@ func (m *model[T]) forward(x *feature.Example, learn bool) (z float64, ok, badIn
 // pool writes the pooled rows of a Frozen's views into x0 exactly as
 // forward does with the tables (same order of additions).
 func (m *model[T]) pool(x *feature.Example) {
-	for j, v := range m.views {
-		lo, hi := x.Offsets[j], x.Offsets[j+1]
-		if lo > hi {
-			panic(fmt.Sprintf("deep: Example offsets decrease at slot %d", j))
-		}
-		dst := m.x0[j*m.dim : (j+1)*m.dim]
-		for i := lo; i < hi; i++ {
-			r, _ := v.Peek(x.IDs[i])
-			row := v.Row(r)[:len(dst)]
-			if i == lo {
-				for c, w := range row {
-					dst[c] = T(w)
-				}
-				continue
-			}
+	for j := range m.views {
+		m.poolSlot(j, x)
+	}
+}
+
+// poolSlot pools slot j of x into x0 from the Frozen's views.
+func (m *model[T]) poolSlot(j int, x *feature.Example) {
+	v := m.views[j]
+	lo, hi := x.Offsets[j], x.Offsets[j+1]
+	if lo > hi {
+		panic(fmt.Sprintf("deep: Example offsets decrease at slot %d", j))
+	}
+	dst := m.x0[j*m.dim : (j+1)*m.dim]
+	for i := lo; i < hi; i++ {
+		r, _ := v.Peek(x.IDs[i])
+		row := v.Row(r)[:len(dst)]
+		if i == lo {
 			for c, w := range row {
-				dst[c] += T(w)
+				dst[c] = T(w)
 			}
+			continue
 		}
-		if lo == hi {
-			clear(dst)
+		for c, w := range row {
+			dst[c] += T(w)
 		}
-		if n := hi - lo; n > 1 && m.mean {
-			inv := 1 / T(n)
-			for c := range dst {
-				dst[c] *= inv
-			}
+	}
+	if lo == hi {
+		clear(dst)
+	}
+	if n := hi - lo; n > 1 && m.mean {
+		inv := 1 / T(n)
+		for c := range dst {
+			dst[c] *= inv
 		}
 	}
 }
