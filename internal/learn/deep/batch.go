@@ -106,6 +106,11 @@ func (m *model[T]) learnBatch(ps []float64, xs []*feature.Example, ys []float64)
 			for k, b := range m.wide.uniq {
 				m.wideAcc.add(uint64(b))[0] += dz * m.wide.cnt[k]
 			}
+			for k, v := range m.wide.dx {
+				if v != 0 {
+					m.wideAcc.add(uint64(m.wide.biasIndex()+1+uint32(k)))[0] += dz * v
+				}
+			}
 			biasG += dz
 		}
 		for j := range m.tables {

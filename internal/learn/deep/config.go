@@ -88,6 +88,10 @@ type Config struct {
 	WideAlpha, WideBeta float64
 	// WideL1 and WideL2 are FTRL's λ1 and λ2 (0 means none).
 	WideL1, WideL2 float64
+	// WideDense also gives the wide part the dense inputs (standardised
+	// numeric values and missing indicators) as linear terms, so that
+	// with NoDeep the model is a complete online logistic regression.
+	WideDense bool
 
 	// NoDeep removes the MLP. With FM set the model is then a
 	// factorization machine (wide part plus FM term); without it, the

@@ -42,7 +42,7 @@ func (m *Model) Freeze() *Frozen {
 	}
 	if src.wide != nil {
 		w := *src.wide
-		b.wide = &wide{bits: w.bits, alpha: w.alpha, beta: w.beta, l1: w.l1, l2: w.l2, zs: slices.Clone(w.zs)}
+		b.wide = &wide{bits: w.bits, alpha: w.alpha, beta: w.beta, l1: w.l1, l2: w.l2, zs: slices.Clone(w.zs), nd: w.nd}
 	}
 	if src.net != nil {
 		n := src.net
@@ -66,7 +66,8 @@ func (f *Frozen) shell() *model[float32] {
 	}
 	if b.wide != nil {
 		w := *b.wide
-		m.wide = &wide{bits: w.bits, alpha: w.alpha, beta: w.beta, l1: w.l1, l2: w.l2, zs: w.zs}
+		m.wide = &wide{bits: w.bits, alpha: w.alpha, beta: w.beta, l1: w.l1, l2: w.l2, zs: w.zs,
+			nd: w.nd, dx: make([]float64, w.nd), dw: make([]float64, w.nd)}
 	}
 	if b.net != nil {
 		n := b.net
@@ -178,6 +179,9 @@ func (f *Frozen) ScoreCandidates(base *feature.Example, vary []int, varyDense bo
 				}
 			}
 		}
+		if w.nd > 0 && !varyDense {
+			cs.fixedLog += denseLogit(w, dense)
+		}
 	}
 	// The FM sums of the fixed slots.
 	if m.fm {
@@ -247,6 +251,9 @@ func (f *Frozen) ScoreCandidates(base *feature.Example, vary []int, varyDense bo
 					}
 					z += m.wide.weight(b)
 				}
+			}
+			if m.wide.nd > 0 && varyDense {
+				z += denseLogit(m.wide, dense)
 			}
 		}
 		if n != nil {

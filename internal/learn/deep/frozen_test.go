@@ -112,6 +112,8 @@ func TestScoreCandidates(t *testing.T) {
 		{"deepfm two slots+dense", Config{FM: true, Hidden: []int{8}, EmbedDim: 4}, []int{0, 3}, true},
 		{"wide-only", Config{NoDeep: true}, []int{2}, false},
 		{"fm-only dense", Config{NoDeep: true, FM: true, EmbedDim: 4}, []int{5}, true},
+		{"wide-dense fixed", Config{NoDeep: true, WideDense: true}, []int{2}, false},
+		{"wide-dense+deep varied", Config{WideDense: true, Hidden: []int{8}, EmbedDim: 4}, []int{1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, g, s := trainSynth(t, tc.cfg, 3000)

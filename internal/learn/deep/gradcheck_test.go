@@ -130,6 +130,8 @@ func gradCases() []gradCase {
 		{"fm-only", Config{NoDeep: true, FM: true, Embed: sgdRows, EmbedDim: 5, Seed: 3}, 1},
 		{"weighted+soft-label", Config{Hidden: []int{4, 3, 3}, FM: true, Embed: sgdRows, EmbedDim: 2, PosWeight: 3, NegWeight: 0.5, Seed: 4}, 0.3},
 		{"no-wide", Config{NoWide: true, Hidden: []int{4}, Embed: sgdRows, EmbedDim: 3, Seed: 5}, 1},
+		{"wide-dense", Config{NoDeep: true, WideDense: true, WideL2: 0.1, Seed: 6}, 1},
+		{"wide-dense+deep", Config{WideDense: true, Hidden: []int{4}, Embed: sgdRows, EmbedDim: 3, Seed: 7}, 0},
 	}
 }
 
@@ -199,6 +201,22 @@ func TestGradientCheck(t *testing.T) {
 						lm := lossAt(m, x, y)
 						w.zs[2*b] = old
 						check(t, fmt.Sprintf("x%d wide bucket %d", xi, b), gk, (lp-lm)/(2*eps), 1e-5)
+					}
+					if tc.cfg.WideDense && w.nd == 0 {
+						t.Fatal("WideDense but the wide part has no dense terms")
+					}
+					// The dense inputs' linear terms: ∂L/∂w_k = dz·x_k.
+					dx := append([]float64(nil), w.dx...)
+					for k := range w.nd {
+						b := w.biasIndex() + 1 + uint32(k)
+						d := (w.beta+w.zs[2*b+1])/w.alpha + w.l2
+						old := w.zs[2*b]
+						w.zs[2*b] = old - eps*d
+						lp := lossAt(m, x, y)
+						w.zs[2*b] = old + eps*d
+						lm := lossAt(m, x, y)
+						w.zs[2*b] = old
+						check(t, fmt.Sprintf("x%d wide dense %d", xi, k), dz*dx[k], (lp-lm)/(2*eps), 1e-5)
 					}
 				}
 

@@ -77,7 +77,11 @@ func newModel[T float](schema *feature.Schema, cfg Config) (*model[T], error) {
 		if bits < 1 || bits > MaxWideBits {
 			return nil, fmt.Errorf("deep: the wide part needs a schema with WideBits from 1 to %d; this one has %d (or set Config.NoWide)", MaxWideBits, bits)
 		}
-		m.wide = newWide(bits, &c)
+		nd := 0
+		if c.WideDense {
+			nd = schema.DenseDim()
+		}
+		m.wide = newWide(bits, nd, &c)
 	}
 	if c.hasTables() {
 		m.ne = m.nf * m.dim
@@ -198,6 +202,9 @@ func (m *model[T]) forward(x *feature.Example, learn bool) (z float64, ok, badIn
 	}
 	if m.wide != nil {
 		z = m.wide.logit(x.Wide)
+		if m.wide.nd > 0 {
+			z += denseLogit(m.wide, dense)
+		}
 	}
 	if m.net != nil {
 		d, fin := m.net.forward()

@@ -35,14 +35,33 @@ type wide struct {
 	slot                []int32  // distinct-bucket table: index into uniq
 	stamp               []uint32 // generation that wrote each slot
 	gen                 uint32
+	// nd dense inputs enter as linear terms (Config.WideDense), at the
+	// coordinates after the bias; dx and dw hold this example's values
+	// and their weights.
+	nd     int
+	dx, dw []float64
 }
 
-func newWide(bits int, c *Config) *wide {
+func newWide(bits, nd int, c *Config) *wide {
 	return &wide{
 		bits:  uint(bits),
 		alpha: c.WideAlpha, beta: c.WideBeta, l1: c.WideL1, l2: c.WideL2,
-		zs: make([]float64, 2*(1<<bits+1)),
+		zs: make([]float64, 2*(1<<bits+1+nd)),
+		nd: nd, dx: make([]float64, nd), dw: make([]float64, nd),
 	}
+}
+
+// denseLogit returns the dense inputs' linear term, remembering the
+// values and weights for update.
+func denseLogit[T float](w *wide, xs []T) float64 {
+	var z float64
+	base := w.biasIndex() + 1
+	for k, x := range xs[:w.nd] {
+		w.dx[k] = float64(x)
+		w.dw[k] = w.weight(base + uint32(k))
+		z += w.dw[k] * w.dx[k]
+	}
+	return z
 }
 
 // biasIndex is the coordinate of the bias.
@@ -136,6 +155,12 @@ func (w *wide) update(dz float64) {
 		w.step(b, dz*w.cnt[i], w.w[i])
 	}
 	w.step(w.biasIndex(), dz, w.biasW)
+	base := w.biasIndex() + 1
+	for k, x := range w.dx {
+		if x != 0 {
+			w.step(base+uint32(k), dz*x, w.dw[k])
+		}
+	}
 }
 
 // gradient writes ∂L/∂w_b = dz·count_b for the example last passed to
