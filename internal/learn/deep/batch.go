@@ -108,7 +108,7 @@ func (m *model[T]) learnBatch(ps []float64, xs []*feature.Example, ys []float64)
 			}
 			for k, v := range m.wide.dx {
 				if v != 0 {
-					m.wideAcc.add(uint64(m.wide.biasIndex()+1+uint32(k)))[0] += dz * v
+					m.wideAcc.add(uint64(m.wide.biasIndex() + 1 + uint32(k)))[0] += dz * v
 				}
 			}
 			biasG += dz
