@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -21,6 +20,13 @@ type PurchaseConfig struct {
 	Vocab    int    // IDs per categorical field, drawn from a Zipf law (default 1,000,000)
 	Hidden   []int  // MLP widths (default 64, 32)
 	Seed     uint64 // default 1
+	// ShiftAt is the fraction of the stream after which every per-ID
+	// effect of the ground truth is drawn anew (an abrupt shift of
+	// tastes); default 0.5, ≥ 1 means none.
+	ShiftAt float64
+	// Windows is the number of windows the recovery series splits the
+	// stream into (default 40).
+	Windows int
 }
 
 // PurchaseResult is what Purchase measured, in one run.
@@ -38,9 +44,37 @@ type PurchaseResult struct {
 	// Memory of the embedding tables.
 	LiveIDs    int     `json:"live_ids"`
 	BytesPerID float64 `json:"bytes_per_id"`
-	// Scoring 500 candidate items for one user, in process.
-	Score500P50Millis float64 `json:"score_500_p50_ms"`
-	Score500P99Millis float64 `json:"score_500_p99_ms"`
+	// Scoring 500 candidate items for one user, in process, from the
+	// published (frozen) model: with the user's share computed once
+	// (ScoreCandidates, what serving does), and each candidate scored in
+	// full (Predict) for comparison.
+	Score500P50Millis     float64 `json:"score_500_p50_ms"`
+	Score500P99Millis     float64 `json:"score_500_p99_ms"`
+	Score500FullP99Millis float64 `json:"score_500_full_p99_ms"`
+	// FreezeMillis is how long publishing the model for serving stopped
+	// the trainer (deep.Model.Freeze), at the end of the stream.
+	FreezeMillis float64 `json:"freeze_ms"`
+	// Recovery after the abrupt shift: the deep model's prequential log
+	// loss minus the Bayes-optimal log loss (the true probabilities'),
+	// per window, and how many examples after the shift the gap took to
+	// come back within 0.01 nats of its pre-shift level.
+	Recovery Recovery `json:"recovery"`
+}
+
+// Recovery describes how fast the online model closes its gap to the
+// Bayes-optimal predictor after an abrupt shift.
+type Recovery struct {
+	ShiftAtExample int       `json:"shift_at_example"`
+	WindowExamples int       `json:"window_examples"`
+	GapLogLoss     []float64 `json:"gap_log_loss"` // per window: model − Bayes
+	ModelAUC       []float64 `json:"model_auc"`    // per window
+	BayesAUC       []float64 `json:"bayes_auc"`    // per window
+	PreShiftGap    float64   `json:"pre_shift_gap"`
+	PeakGap        float64   `json:"peak_gap"`
+	// RecoveredAfter is the number of examples after the shift until the
+	// end of the first window whose gap is ≤ PreShiftGap + 0.01; −1 if
+	// none is.
+	RecoveredAfter int `json:"recovered_after_examples"`
 }
 
 const (
@@ -66,12 +100,17 @@ func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Exampl
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 7))
 	zipf := rand.NewZipf(rng, 1.1, 1, uint64(cfg.Vocab-1))
-	effect := func(field int, id uint64) float64 { // a fixed N(0, 0.3²)-ish effect per ID
-		h := feature.Hash(cfg.Seed^0xbeef, field, strconv.FormatUint(id, 10))
+	shift := int(cfg.ShiftAt * float64(cfg.Examples))
+	effect := func(epoch uint64, field int, id uint64) float64 { // a fixed uniform(−0.5, 0.5) effect per ID and epoch
+		h := feature.Hash(cfg.Seed^0xbeef^(epoch*0x9e3779b97f4a7c15), field, strconv.FormatUint(id, 10))
 		return (float64(h>>11)/(1<<53) - 0.5) * 1.0
 	}
 	row := make(feature.Strings, ctrNumeric+ctrCategorical)
 	for n := 0; n < cfg.Examples; n++ {
+		var epoch uint64
+		if n >= shift {
+			epoch = 1
+		}
 		logit := -1.2
 		for i := 0; i < ctrNumeric; i++ {
 			v := rng.NormFloat64()
@@ -83,7 +122,7 @@ func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Exampl
 		for i := 0; i < ctrCategorical; i++ {
 			id := zipf.Uint64()
 			if i < 6 {
-				logit += effect(i, id)
+				logit += effect(epoch, i, id)
 			}
 			row[ctrNumeric+i] = strconv.FormatUint(id, 10)
 		}
@@ -117,6 +156,12 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
+	if cfg.ShiftAt == 0 {
+		cfg.ShiftAt = 0.5
+	}
+	if cfg.Windows <= 0 {
+		cfg.Windows = 40
+	}
 	res := PurchaseResult{Examples: cfg.Examples, Hidden: cfg.Hidden}
 	schema, xs, ys, truth, err := ctrStream(cfg)
 	if err != nil {
@@ -128,7 +173,8 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 	}
 	res.BayesAUC = bayes.Snapshot().AUC
 
-	online := func(m *deep.Model) (float64, float64, error) {
+	// online trains m prequentially; with preds it keeps the predictions.
+	online := func(m *deep.Model, preds []float64) (float64, float64, error) {
 		mt := metric.NewBinaryBinned(0, 0, 100_000)
 		start := time.Now()
 		for i, x := range xs {
@@ -136,7 +182,11 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 				return 0, 0, ctx.Err()
 			}
 			m.SetTime(int64(i))
-			mt.Update(m.PredictLearn(x, ys[i]), ys[i])
+			p := m.PredictLearn(x, ys[i])
+			mt.Update(p, ys[i])
+			if preds != nil {
+				preds[i] = p
+			}
 		}
 		return float64(len(xs)) / time.Since(start).Seconds(), mt.Snapshot().AUC, nil
 	}
@@ -145,9 +195,11 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if res.DeepExamplesPerSecond, res.DeepAUC, err = online(m); err != nil {
+	preds := make([]float64, len(xs))
+	if res.DeepExamplesPerSecond, res.DeepAUC, err = online(m, preds); err != nil {
 		return res, err
 	}
+	res.Recovery = recovery(preds, truth, ys, int(cfg.ShiftAt*float64(len(xs))), cfg.Windows)
 	var bytes int64
 	for j := 0; j < m.NumFields(); j++ {
 		st := m.Table(j).Stats()
@@ -172,26 +224,35 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 			return res, err
 		}
 	}
-	lat := make([]time.Duration, 300)
-	var sink float64
+	t0 := time.Now()
+	f := m.Freeze()
+	res.FreezeMillis = float64(time.Since(t0).Microseconds()) / 1000
+	scores := make([]float64, len(cands))
+	c2 := slices.Index(schema.SparseNames(), "C2")
+	lat := make([]time.Duration, 1000)
 	for r := range lat {
 		t0 := time.Now()
-		for _, c := range cands {
-			sink += m.Predict(c)
-		}
+		f.ScoreCandidates(cands[0], []int{c2}, false, cands, scores)
 		lat[r] = time.Since(t0)
 	}
-	runtime.KeepAlive(sink)
 	slices.Sort(lat)
-	res.Score500P50Millis = float64(lat[len(lat)/2].Microseconds()) / 1000
-	res.Score500P99Millis = float64(lat[len(lat)*99/100].Microseconds()) / 1000
+	res.Score500P50Millis = millis(lat[len(lat)/2])
+	res.Score500P99Millis = millis(lat[len(lat)*99/100])
+	lat = lat[:300]
+	for r := range lat {
+		t0 := time.Now()
+		f.PredictBatch(cands, scores)
+		lat[r] = time.Since(t0)
+	}
+	slices.Sort(lat)
+	res.Score500FullP99Millis = millis(lat[len(lat)*99/100])
 
-	lcfg := deep.Config{NoDeep: true, Seed: cfg.Seed}
+	lcfg := deep.Config{NoDeep: true, WideDense: true, Seed: cfg.Seed}
 	lm, err := deep.New(schema, lcfg)
 	if err != nil {
 		return res, err
 	}
-	if res.LogisticExamplesPerSecond, res.LogisticAUC, err = online(lm); err != nil {
+	if res.LogisticExamplesPerSecond, res.LogisticAUC, err = online(lm, nil); err != nil {
 		return res, err
 	}
 
@@ -212,4 +273,46 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 	res.ShardedExamplesPerSecond = float64(len(xs)/batch*batch) / time.Since(start).Seconds()
 	res.ShardedScaling = res.ShardedExamplesPerSecond / res.DeepExamplesPerSecond
 	return res, nil
+}
+
+func millis(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// recovery splits the stream into windows and measures, per window, the
+// model's log loss minus the true probabilities' and both AUCs.
+func recovery(preds, truth, ys []float64, shift, windows int) Recovery {
+	n := len(preds)
+	w := max(n/windows, 1)
+	rec := Recovery{ShiftAtExample: shift, WindowExamples: w, RecoveredAfter: -1}
+	var pre []float64
+	for lo := 0; lo+w <= n; lo += w {
+		mm, bm := metric.NewBinaryBinned(0, 0, 10_000), metric.NewBinaryBinned(0, 0, 10_000)
+		for i := lo; i < lo+w; i++ {
+			mm.Update(preds[i], ys[i])
+			bm.Update(truth[i], ys[i])
+		}
+		ms, bs := mm.Snapshot(), bm.Snapshot()
+		gap := ms.LogLoss - bs.LogLoss
+		rec.GapLogLoss = append(rec.GapLogLoss, gap)
+		rec.ModelAUC = append(rec.ModelAUC, ms.AUC)
+		rec.BayesAUC = append(rec.BayesAUC, bs.AUC)
+		switch {
+		case lo+w <= shift:
+			pre = append(pre, gap)
+		case lo >= shift:
+			rec.PeakGap = max(rec.PeakGap, gap)
+		}
+	}
+	if len(pre) > 3 {
+		pre = pre[len(pre)-3:] // the model's settled level before the shift
+	}
+	for _, g := range pre {
+		rec.PreShiftGap += g / float64(len(pre))
+	}
+	for k, g := range rec.GapLogLoss {
+		if lo := k * w; lo >= shift && len(pre) > 0 && g <= rec.PreShiftGap+0.01 {
+			rec.RecoveredAfter = lo + w - shift
+			break
+		}
+	}
+	return rec
 }

@@ -2,6 +2,7 @@ package continual
 
 import (
 	"errors"
+	"github.com/perpetua-ml/perpetua/internal/embed"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,7 +20,31 @@ var ErrUnknownModel = errors.New("continual: unknown model")
 // They are read from the latest publication, so scraping never touches the
 // trainer's state.
 func (r *Runner) Register(reg prometheus.Registerer) error {
-	return reg.Register(&collector{r: r})
+	if err := reg.Register(&collector{r: r}); err != nil {
+		return err
+	}
+	// Sparse learners with embedding tables export their counters, one
+	// series per table labelled "learner/field".
+	for i := range r.models {
+		t, ok := r.models[i].sparse.(tabled)
+		if !ok {
+			continue
+		}
+		names := r.schema.SparseNames()
+		for j := 0; j < t.NumFields(); j++ {
+			if err := reg.Register(embed.NewCollector(r.models[i].name+"/"+names[j], t.Table(j))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tabled is a sparse learner with one embedding table per sparse slot
+// (the deep model).
+type tabled interface {
+	NumFields() int
+	Table(j int) *embed.Table
 }
 
 var (

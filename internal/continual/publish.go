@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/feature"
+	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/metric"
 	"github.com/perpetua-ml/perpetua/internal/tensor"
 )
@@ -24,13 +25,22 @@ type Published struct {
 	Models    []PublishedModel // in learner order; Models[0] is the champion
 
 	behaviour *feature.Behaviour // the live feature store (read-locked per call)
+	schema    *feature.Schema    // a frozen clone of the purchase schema (nil without sparse learners)
+	scratch   *sync.Pool         // of *sparseScratch
+}
+
+// sparseScratch is one scoring call's encoding buffers.
+type sparseScratch struct {
+	row feature.PurchaseRow
+	ex  *feature.Example
 }
 
 // PublishedModel is one learner as published.
 type PublishedModel struct {
 	Name    string
 	Metrics metric.Values
-	pool    *sync.Pool // of private Model copies restored from the published state; callers only Predict
+	pool    *sync.Pool   // of private Model or SparseModel copies restored from the published state; callers only Predict
+	scorer  SparseScorer // a sparse learner's frozen copy, when it has Freeze (then pool is nil)
 }
 
 // Published returns the latest publication, or nil before the first.
@@ -43,12 +53,30 @@ func (r *Runner) publish() {
 	if prev != nil {
 		p.Version = prev.Version + 1
 	}
+	if r.schema != nil {
+		schema := r.schema.Clone()
+		p.schema = schema
+		p.scratch = &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}
+	}
 	for i, m := range r.models {
+		l := r.learners[i]
+		pm := PublishedModel{Name: m.name, Metrics: m.metrics.Snapshot()}
+		if m.sparse != nil && l.Freeze != nil {
+			pm.scorer = l.Freeze(m.sparse)
+			p.Models = append(p.Models, pm)
+			continue
+		}
 		ts := new(tensor.Set)
-		m.model.SaveTensors(ts, "")
-		newModel := r.learners[i].New
-		pool := &sync.Pool{New: func() any {
-			mm, err := newModel()
+		m.snapshotter().SaveTensors(ts, "")
+		schema := p.schema
+		pm.pool = &sync.Pool{New: func() any {
+			var mm learn.Snapshotter
+			var err error
+			if l.New != nil {
+				mm, err = l.New()
+			} else {
+				mm, err = l.NewSparse(schema)
+			}
 			if err != nil {
 				return nil
 			}
@@ -57,7 +85,7 @@ func (r *Runner) publish() {
 			}
 			return mm
 		}}
-		p.Models = append(p.Models, PublishedModel{Name: m.name, Metrics: m.metrics.Snapshot(), pool: pool})
+		p.Models = append(p.Models, pm)
 	}
 	r.published.Store(p)
 }
@@ -95,19 +123,43 @@ func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, 
 			return nil, "", fmt.Errorf("%w %q", ErrUnknownModel, model)
 		}
 	}
-	mi := pm.pool.Get()
-	if mi == nil {
-		return nil, "", fmt.Errorf("continual: model %q could not be restored", pm.Name)
+	var scorer SparseScorer
+	var dense Model
+	if pm.scorer != nil {
+		scorer = pm.scorer
+	} else {
+		mi := pm.pool.Get()
+		if mi == nil {
+			return nil, "", fmt.Errorf("continual: model %q could not be restored", pm.Name)
+		}
+		defer pm.pool.Put(mi)
+		switch m := mi.(type) {
+		case Model:
+			dense = m
+		case SparseModel:
+			scorer = m
+		}
 	}
-	m := mi.(Model)
-	defer pm.pool.Put(m)
 	var x [feature.PurchaseDim]float32
+	var sc *sparseScratch
+	if scorer != nil {
+		sc = p.scratch.Get().(*sparseScratch)
+		defer p.scratch.Put(sc)
+	}
 	for i, pr := range pairs {
 		if i%256 == 0 && ctx.Err() != nil {
 			return nil, "", ctx.Err()
 		}
 		p.behaviour.Features(x[:], pr.UserID, pr.ItemID, p.Watermark)
-		dst[i] = m.Predict(x[:])
+		if scorer == nil {
+			dst[i] = dense.Predict(x[:])
+			continue
+		}
+		fillRow(&sc.row, pr.UserID, pr.ItemID, p.Watermark, x[:])
+		if err := p.schema.Transform(sc.ex, &sc.row); err != nil {
+			return nil, "", fmt.Errorf("continual: encode %q × %q: %w", pr.UserID, pr.ItemID, err)
+		}
+		dst[i] = scorer.Predict(sc.ex)
 	}
 	return p, pm.Name, nil
 }

@@ -52,11 +52,33 @@ type Model interface {
 	learn.Snapshotter
 }
 
-// Learner names a model and says how to build a fresh one. New must
-// return identical models on every call (same configuration and seed).
+// SparseModel is a learner over encoded examples of the purchase schema
+// (feature.NewPurchaseSchema): the user and item IDs, the view's hour and
+// weekday, and the behaviour features — such as the wide & deep model.
+type SparseModel interface {
+	Predict(x *feature.Example) float64
+	Learn(x *feature.Example, y float64)
+	learn.Snapshotter
+}
+
+// SparseScorer is a published, immutable sparse model: Predict is safe
+// for concurrent use.
+type SparseScorer interface {
+	Predict(x *feature.Example) float64
+}
+
+// Learner names a model and says how to build a fresh one: exactly one of
+// New (a model over the dense behaviour features) and NewSparse (a model
+// over the purchase schema's examples) is set. Either must return
+// identical models on every call (same configuration and seed).
 type Learner struct {
-	Name string
-	New  func() (Model, error)
+	Name      string
+	New       func() (Model, error)
+	NewSparse func(schema *feature.Schema) (SparseModel, error)
+	// Freeze, optional for sparse learners, publishes an immutable copy
+	// of m cheaply (the deep model's copy-on-write Freeze). Without it a
+	// publication copies the model through its tensors.
+	Freeze func(m SparseModel) SparseScorer
 }
 
 // Config configures a Runner. The zero value means the defaults, except
@@ -84,6 +106,9 @@ type Config struct {
 	MaxPending int
 	// Behaviour configures the behaviour features.
 	Behaviour feature.BehaviourConfig
+	// WideBits is the purchase schema's wide hashing space, 2^WideBits
+	// buckets, for sparse learners (default 18).
+	WideBits int
 	// Logger receives lifecycle messages (nil: discard).
 	Logger *slog.Logger
 }
@@ -125,6 +150,9 @@ func (c Config) withDefaults() Config {
 	if c.PublishEvery == 0 {
 		c.PublishEvery = 2000
 	}
+	if c.WideBits == 0 {
+		c.WideBits = 18
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -139,12 +167,27 @@ const aucBins = 10_000
 type example struct {
 	x     [feature.PurchaseDim]float32
 	preds []float64 // one per learner, in learner order
+	key   string    // pairKey(user, item): sparse learners re-encode from it
+	at    time.Time // the view's event time
 }
 
 type trained struct {
 	name    string
-	model   Model
+	model   Model       // a dense learner, or
+	sparse  SparseModel // a sparse one
 	metrics *metric.Binary
+}
+
+// clock is implemented by models with a logical clock (the deep model's
+// embedding admission and expiry): the runner sets it to event time in
+// Unix seconds.
+type clock interface {
+	SetTime(now int64)
+}
+
+// expirer is implemented by models that drop IDs unseen for a while.
+type expirer interface {
+	Expire() int
 }
 
 // Runner is the prequential learning loop for the purchase task.
@@ -165,6 +208,13 @@ type Runner struct {
 	sincePub  int
 	xbuf      [feature.PurchaseDim]float32
 	reader    eventlog.Reader
+
+	// The purchase schema, for sparse learners (nil without any): its
+	// running stats are trainer state; prow, pex and lex are scratch.
+	schema *feature.Schema
+	prow   feature.PurchaseRow
+	pex    *feature.Example // the example as predicted at view time
+	lex    *feature.Example // the example re-encoded to learn from
 
 	running  atomic.Bool
 	drain    chan struct{} // closed by Stop: finish what the log holds, then return
@@ -204,6 +254,9 @@ func New(log eventlog.Log, learners []Learner, cfg Config) (*Runner, error) {
 		if l.Name == "" || seen[l.Name] {
 			return nil, fmt.Errorf("continual: learner name %q empty or duplicate", l.Name)
 		}
+		if (l.New == nil) == (l.NewSparse == nil) {
+			return nil, fmt.Errorf("continual: learner %q: set exactly one of New and NewSparse", l.Name)
+		}
 		seen[l.Name] = true
 	}
 	if err := r.reset(); err != nil {
@@ -215,12 +268,25 @@ func New(log eventlog.Log, learners []Learner, cfg Config) (*Runner, error) {
 // reset builds fresh trainer state.
 func (r *Runner) reset() error {
 	r.models = r.models[:0]
+	r.schema = nil
 	for _, l := range r.learners {
-		m, err := l.New()
+		t := trained{name: l.Name, metrics: metric.NewBinaryBinned(r.cfg.Window, r.cfg.Fading, aucBins)}
+		var err error
+		if l.New != nil {
+			t.model, err = l.New()
+		} else {
+			if r.schema == nil {
+				if r.schema, err = feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits); err != nil {
+					return fmt.Errorf("continual: purchase schema: %w", err)
+				}
+				r.pex, r.lex = r.schema.NewExample(), r.schema.NewExample()
+			}
+			t.sparse, err = l.NewSparse(r.schema)
+		}
 		if err != nil {
 			return fmt.Errorf("continual: build learner %q: %w", l.Name, err)
 		}
-		r.models = append(r.models, trained{name: l.Name, model: m, metrics: metric.NewBinaryBinned(r.cfg.Window, r.cfg.Fading, aucBins)})
+		r.models = append(r.models, t)
 	}
 	r.behaviour = feature.NewBehaviour(r.cfg.Behaviour)
 	r.pending = label.New[example](r.cfg.MaxPending)
@@ -402,18 +468,57 @@ func (r *Runner) process(data []byte) {
 	r.behaviour.Observe(&e)
 }
 
+// expireEvery is how many labelled examples pass between expiry sweeps of
+// the sparse learners' tables (counted, so replays stay deterministic).
+const expireEvery = 10_000
+
+// purchaseSchemaSeed seeds the purchase schema's hashes. It is part of
+// every checkpoint's meaning: changing it invalidates sparse learners.
+const purchaseSchemaSeed = 0x7075726368617365 // "purchase"
+
 func pairKey(user, item string) string { return user + "\x00" + item }
+
+// splitKey inverts pairKey.
+func splitKey(key string) (user, item string) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == 0 {
+			return key[:i], key[i+1:]
+		}
+	}
+	return key, ""
+}
+
+// fillRow sets the purchase row of user × item viewed at t with
+// behaviour features x.
+func fillRow(row *feature.PurchaseRow, user, item string, t time.Time, x []float32) {
+	row.User, row.Item = user, item
+	t = t.UTC()
+	row.Hour, row.Weekday = t.Hour(), int(t.Weekday())
+	copy(row.X[:], x)
+}
 
 func (r *Runner) predictView(e *event.Event) {
 	x := r.xbuf[:]
 	r.behaviour.Features(x, e.UserID, e.ItemID, e.Timestamp)
-	ex := example{preds: make([]float64, len(r.models))}
+	key := pairKey(e.UserID, e.ItemID)
+	ex := example{preds: make([]float64, len(r.models)), key: key, at: e.Timestamp}
 	copy(ex.x[:], x)
+	if r.schema != nil {
+		fillRow(&r.prow, e.UserID, e.ItemID, e.Timestamp, x)
+		if err := r.schema.Encode(r.pex, &r.prow); err != nil {
+			panic(fmt.Sprintf("continual: purchase row does not fit its schema: %v", err)) // a bug, not bad input
+		}
+	}
 	for i := range r.models {
-		ex.preds[i] = r.models[i].model.Predict(x)
+		m := &r.models[i]
+		if m.sparse != nil {
+			ex.preds[i] = m.sparse.Predict(r.pex)
+		} else {
+			ex.preds[i] = m.model.Predict(x)
+		}
 	}
 	r.stats.Examples++
-	r.pending.Add(pairKey(e.UserID, e.ItemID), e.Timestamp.Add(r.cfg.Horizon), ex, r.learnEvicted)
+	r.pending.Add(key, e.Timestamp.Add(r.cfg.Horizon), ex, r.learnEvicted)
 }
 
 func (r *Runner) learnPositive(ex example) { r.learnExample(ex, 1) }
@@ -425,12 +530,35 @@ func (r *Runner) learnEvicted(ex example) {
 
 // learnExample scores the prediction made at view time, then learns.
 func (r *Runner) learnExample(ex example, y float64) {
+	if r.schema != nil {
+		// Re-encode with the schema's current stats (the prediction was
+		// scored with those of view time; the IDs are the same).
+		user, item := splitKey(ex.key)
+		fillRow(&r.prow, user, item, ex.at, ex.x[:])
+		if err := r.schema.Transform(r.lex, &r.prow); err != nil {
+			panic(fmt.Sprintf("continual: purchase row does not fit its schema: %v", err))
+		}
+	}
 	for i := range r.models {
 		m := &r.models[i]
 		m.metrics.Update(ex.preds[i], y)
-		m.model.Learn(ex.x[:], y)
+		if m.sparse != nil {
+			if c, ok := m.sparse.(clock); ok {
+				c.SetTime(ex.at.Unix())
+			}
+			m.sparse.Learn(r.lex, y)
+		} else {
+			m.model.Learn(ex.x[:], y)
+		}
 	}
 	r.stats.Labelled++
+	if r.stats.Labelled%expireEvery == 0 {
+		for i := range r.models {
+			if e, ok := r.models[i].sparse.(expirer); ok {
+				e.Expire()
+			}
+		}
+	}
 	if y == 1 {
 		r.stats.Positives++
 	}
@@ -479,8 +607,11 @@ func (r *Runner) save() ([]section, error) {
 	ts.SetMeta("task", "purchase")
 	ts.SetMeta("log_offset", fmt.Sprint(r.offset))
 	secs := []section{{name: "head", data: head}}
+	if r.schema != nil {
+		r.schema.SaveTensors(&ts, "purchase_schema.")
+	}
 	for _, m := range r.models {
-		m.model.SaveTensors(&ts, m.name+".")
+		m.snapshotter().SaveTensors(&ts, m.name+".")
 		mb, err := m.metrics.MarshalBinary()
 		if err != nil {
 			return nil, err
@@ -509,9 +640,14 @@ func (r *Runner) load(secs map[string][]byte) error {
 	if err != nil {
 		return err
 	}
+	if r.schema != nil {
+		if err := r.schema.LoadTensors(ts, "purchase_schema."); err != nil {
+			return fmt.Errorf("purchase schema: %w", err)
+		}
+	}
 	for i := range r.models {
 		m := &r.models[i]
-		if err := m.model.LoadTensors(ts, m.name+"."); err != nil {
+		if err := m.snapshotter().LoadTensors(ts, m.name+"."); err != nil {
 			return fmt.Errorf("learner %q: %w", m.name, err)
 		}
 		mb, ok := secs["metrics."+m.name]
@@ -539,6 +675,14 @@ func (r *Runner) load(secs map[string][]byte) error {
 		return fmt.Errorf("checkpoint offset %d is beyond the log end %d (wrong data dir?)", r.offset, end)
 	}
 	return nil
+}
+
+// snapshotter returns the learner's state saver.
+func (t *trained) snapshotter() learn.Snapshotter {
+	if t.sparse != nil {
+		return t.sparse
+	}
+	return t.model
 }
 
 func (r *Runner) encodePending() []byte {
@@ -583,7 +727,7 @@ func (r *Runner) decodePending(b []byte) error {
 		p := b[4+kl:]
 		deadline := time.Unix(0, int64(binary.LittleEndian.Uint64(p)))
 		p = p[8:]
-		ex := example{preds: make([]float64, nm)}
+		ex := example{preds: make([]float64, nm), key: key, at: deadline.Add(-r.cfg.Horizon)}
 		for k := range ex.x {
 			ex.x[k] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*k:]))
 		}

@@ -32,8 +32,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/perpetua-ml/perpetua/internal/continual"
+	"github.com/perpetua-ml/perpetua/internal/embed"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
+	"github.com/perpetua-ml/perpetua/internal/feature"
 	"github.com/perpetua-ml/perpetua/internal/ingest"
+	"github.com/perpetua-ml/perpetua/internal/learn/deep"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
 	"github.com/perpetua-ml/perpetua/internal/serve"
@@ -150,6 +153,22 @@ func Learners(hidden []int, seed uint64) []continual.Learner {
 		{Name: "logistic", New: func() (continual.Model, error) {
 			return linear.New(continual.PurchaseDim, linear.Config{}), nil
 		}},
+		// The large model on the purchase schema: user, item, hour and
+		// weekday embeddings (IDs get a row after 2 sightings and lose it
+		// after 30 idle days of event time) with the behaviour features.
+		{Name: "deep", NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
+			return deep.New(s, DeepConfig(seed))
+		}, Freeze: func(m continual.SparseModel) continual.SparseScorer { return m.(*deep.Model).Freeze() }},
+	}
+}
+
+// DeepConfig is the purchase task's wide & deep model.
+func DeepConfig(seed uint64) deep.Config {
+	return deep.Config{
+		EmbedDim: 8,
+		Hidden:   []int{32, 16},
+		Seed:     seed,
+		Embed:    embed.Config{AdmitAfter: 2, ExpireAfter: 30 * 24 * 3600},
 	}
 }
 
