@@ -84,8 +84,10 @@ const (
 
 // ctrStream draws the standard benchmark stream: 13 numeric and 26
 // categorical fields with Zipf-distributed IDs, labels from a known
-// logistic ground truth (per-ID effects plus a numeric term), so the
-// Bayes-optimal AUC is known.
+// logistic ground truth (per-ID effects in six fields, a user × item
+// taste interaction between C1 and C2, and a numeric term), so the
+// Bayes-optimal AUC is known. After ShiftAt every effect and taste
+// vector is drawn anew.
 func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Example, ys, truth []float64, err error) {
 	var fields []feature.Field
 	for i := 0; i < ctrNumeric; i++ {
@@ -105,6 +107,17 @@ func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Exampl
 		h := feature.Hash(cfg.Seed^0xbeef^(epoch*0x9e3779b97f4a7c15), field, strconv.FormatUint(id, 10))
 		return (float64(h>>11)/(1<<53) - 0.5) * 1.0
 	}
+	// latent is a user's (C1) or item's (C2) taste vector, uniform in
+	// [−1, 1)^4: their dot product is an interaction a linear model over
+	// the IDs cannot represent.
+	latent := func(epoch uint64, field int, id uint64, dst *[4]float64) {
+		h := feature.Hash(cfg.Seed^0x1a7e^(epoch*0x9e3779b97f4a7c15), field, strconv.FormatUint(id, 10))
+		for c := range dst {
+			h = h*0x5851f42d4c957f2d + 0x14057b7ef767814f
+			dst[c] = float64(h>>11)/(1<<52) - 1
+		}
+	}
+	var u, v [4]float64
 	row := make(feature.Strings, ctrNumeric+ctrCategorical)
 	for n := 0; n < cfg.Examples; n++ {
 		var epoch uint64
@@ -123,6 +136,13 @@ func ctrStream(cfg PurchaseConfig) (schema *feature.Schema, xs []*feature.Exampl
 			id := zipf.Uint64()
 			if i < 6 {
 				logit += effect(epoch, i, id)
+			}
+			switch i {
+			case 0:
+				latent(epoch, i, id, &u)
+			case 1:
+				latent(epoch, i, id, &v)
+				logit += u[0]*v[0] + u[1]*v[1] + u[2]*v[2] + u[3]*v[3]
 			}
 			row[ctrNumeric+i] = strconv.FormatUint(id, 10)
 		}
@@ -190,7 +210,8 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 		}
 		return float64(len(xs)) / time.Since(start).Seconds(), mt.Snapshot().AUC, nil
 	}
-	dcfg := deep.Config{Hidden: cfg.Hidden, Seed: cfg.Seed}
+	// The standard benchmark model has no wide part (as bench/torch_purchase.py).
+	dcfg := deep.Config{NoWide: true, Hidden: cfg.Hidden, Seed: cfg.Seed}
 	m, err := deep.New(schema, dcfg)
 	if err != nil {
 		return res, err
