@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	fmt.Fprintf(out, "(cheap items and second looks sold before; expensive items and first looks sell after).\n")
 	fmt.Fprintf(out, "Metrics are over the last 2000 labelled examples.\n\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "events\tsim time\tregime\tlabelled\tbuy rate\tmlp logloss\tmlp acc\tmlp AUC\tlogistic logloss\tlogistic AUC\t")
+	fmt.Fprintln(tw, "events\tsim time\tregime\tlabelled\tbuy rate\tmlp logloss\tmlp AUC\tlogistic logloss\tlogistic AUC\tdeep logloss\tdeep AUC\t")
 
 	sum := &Summary{Before: map[string]float64{}, AfterShift: map[string]float64{}, End: map[string]float64{}}
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	fmt.Fprintf(out, "\n%d events sent through POST /v1/events and learned from in %.1fs (%.0f events/s end to end).\n",
 		sum.Events, sum.Seconds, float64(sum.Events)/sum.Seconds)
-	for _, name := range []string{"mlp", "logistic"} {
+	for _, name := range []string{"mlp", "logistic", "deep"} {
 		fmt.Fprintf(out, "%-9s window log loss: %.4f before the shift → %.4f at worst after it → %.4f at the end (adapted)\n",
 			name, sum.Before[name], sum.AfterShift[name], sum.End[name])
 	}
@@ -196,22 +196,24 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 func row(w io.Writer, n int, t time.Time, regime string, p *continual.Published) {
-	var mlp, lr continual.PublishedModel
+	var mlp, lr, dp continual.PublishedModel
 	for _, m := range p.Models {
 		switch m.Name {
 		case "mlp":
 			mlp = m
 		case "logistic":
 			lr = m
+		case "deep":
+			dp = m
 		}
 	}
 	rate := 0.0
 	if p.Stats.Labelled > 0 {
 		rate = float64(p.Stats.Positives) / float64(p.Stats.Labelled)
 	}
-	fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%.3f\t%.4f\t%.3f\t%.3f\t%.4f\t%.3f\t\n", n, t.Format("Jan 2 15:04"), regime,
-		p.Stats.Labelled, rate, mlp.Metrics.WindowLogLoss, mlp.Metrics.WindowAccuracy, mlp.Metrics.WindowAUC,
-		lr.Metrics.WindowLogLoss, lr.Metrics.WindowAUC)
+	fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%.3f\t%.4f\t%.3f\t%.4f\t%.3f\t%.4f\t%.3f\t\n", n, t.Format("Jan 2 15:04"), regime,
+		p.Stats.Labelled, rate, mlp.Metrics.WindowLogLoss, mlp.Metrics.WindowAUC,
+		lr.Metrics.WindowLogLoss, lr.Metrics.WindowAUC, dp.Metrics.WindowLogLoss, dp.Metrics.WindowAUC)
 }
 
 func waitReady(ctx context.Context, base string) error {

@@ -164,11 +164,17 @@ func Learners(hidden []int, seed uint64) []continual.Learner {
 
 // DeepConfig is the purchase task's wide & deep model.
 func DeepConfig(seed uint64) deep.Config {
+	// Small steps for the rows (0.003) and the wide part (α 0.01): on
+	// the simulated shop (20,000 visits) the defaults (0.05, 0.1) gave a
+	// prequential log loss of 0.629, these 0.518 (MLP on the behaviour
+	// features alone: 0.474), and the best window at the end (0.437 vs
+	// the MLP's 0.454).
 	return deep.Config{
-		EmbedDim: 8,
-		Hidden:   []int{32, 16},
-		Seed:     seed,
-		Embed:    embed.Config{AdmitAfter: 2, ExpireAfter: 30 * 24 * 3600},
+		EmbedDim:  8,
+		Hidden:    []int{32, 16},
+		WideAlpha: 0.01,
+		Seed:      seed,
+		Embed:     embed.Config{AdmitAfter: 2, LearnRate: 0.003, ExpireAfter: 30 * 24 * 3600},
 	}
 }
 
