@@ -217,6 +217,7 @@ type Runner struct {
 	lex    *feature.Example // the example re-encoded to learn from
 
 	running  atomic.Bool
+	started  chan struct{} // closed once Run has begun (Stop then waits for it)
 	drain    chan struct{} // closed by Stop: finish what the log holds, then return
 	stopOnce sync.Once
 	done     chan struct{}
@@ -247,7 +248,7 @@ func New(log eventlog.Log, learners []Learner, cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		log: log, cfg: cfg, learners: learners, logger: cfg.Logger.With("component", "continual"),
-		drain: make(chan struct{}), done: make(chan struct{}),
+		drain: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
 	}
 	seen := map[string]bool{}
 	for _, l := range learners {
@@ -324,6 +325,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("continual: Run called twice")
 	}
+	close(r.started)
 	defer close(r.done)
 	if _, err := r.Restore(); err != nil {
 		return err
@@ -414,6 +416,10 @@ func (r *Runner) Stop(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// Started is closed once Run has begun: a Stop after that waits for Run
+// to drain the log.
+func (r *Runner) Started() <-chan struct{} { return r.started }
 
 // Step processes up to max available log records and returns how many it
 // processed. It does not block waiting for new records.

@@ -293,6 +293,12 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return e.runner.Run(runCtx) })
+	// Serve (and so become ready) only once the loop has begun, so that a
+	// shutdown, which asks the loop to drain, always finds it running.
+	select {
+	case <-e.runner.Started():
+	case <-ctx.Done():
+	}
 	g.Go(func() error {
 		err := e.server.Serve(gctx, ln)
 		if errors.Is(err, serve.ErrServerClosed) {
