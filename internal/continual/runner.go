@@ -368,7 +368,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		select {
 		case <-r.drain:
-			return r.finish()
+			// The last Step may have run before records appended ahead of
+			// the Stop became visible: read to the end once more.
+			for {
+				n, err := r.Step(ctx, 4096)
+				if err != nil && ctx.Err() == nil {
+					return err
+				}
+				if n == 0 || ctx.Err() != nil {
+					return r.finish()
+				}
+			}
 		default:
 		}
 		if r.sinceCkpt > 0 && time.Since(lastCkpt) >= r.cfg.CheckpointInterval {
