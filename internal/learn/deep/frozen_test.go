@@ -1,6 +1,7 @@
 package deep
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/perpetua-ml/perpetua/internal/embed"
 	"github.com/perpetua-ml/perpetua/internal/feature"
+	"github.com/perpetua-ml/perpetua/internal/tensor"
 )
 
 // TestFrozen checks that a Frozen predicts exactly as the model did when
@@ -159,5 +161,70 @@ func TestScoreCandidates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeltaChain saves a full snapshot and then deltas while learning,
+// restores base + deltas into a fresh model, and checks it predicts and
+// learns exactly as the original; a delta applied out of order is refused.
+func TestDeltaChain(t *testing.T) {
+	cfg := Config{FM: true, Hidden: []int{8}, EmbedDim: 4, Embed: embed.Config{AdmitAfter: 2, MaxRows: 300}}
+	m, g, s := trainSynth(t, cfg, 1000)
+	roundTrip := func(set *tensor.Set) *tensor.Set {
+		b, err := set.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := tensor.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var base tensor.Set
+	m.SaveTensors(&base, "m.")
+	var deltas []*tensor.Set
+	xs, ys, _ := g.stream(t, s, 3000)
+	for k := range 3 {
+		for i, x := range xs[k*1000 : (k+1)*1000] {
+			m.SetTime(int64(2000 + k*1000 + i))
+			m.PredictLearn(x, ys[k*1000+i])
+		}
+		d := new(tensor.Set)
+		m.SaveDelta(d, "m.")
+		deltas = append(deltas, roundTrip(d))
+	}
+	r, err := New(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.LoadTensors(roundTrip(&base), "m."); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ApplyDelta(deltas[1], "m."); !errors.Is(err, embed.ErrDeltaBase) {
+		t.Fatalf("ApplyDelta out of order = %v; want ErrDeltaBase", err)
+	}
+	r, _ = New(s, cfg)
+	if err := r.LoadTensors(roundTrip(&base), "m."); err != nil {
+		t.Fatal(err)
+	}
+	for k, d := range deltas {
+		if err := r.ApplyDelta(d, "m."); err != nil {
+			t.Fatalf("delta %d: %v", k, err)
+		}
+	}
+	more, moreY, _ := g.stream(t, s, 500)
+	for i, x := range more {
+		if p, q := m.Predict(x), r.Predict(x); p != q {
+			t.Fatalf("example %d: restored %v; original %v", i, q, p)
+		}
+		m.SetTime(int64(9000 + i))
+		r.SetTime(int64(9000 + i))
+		if p, q := m.PredictLearn(x, moreY[i]), r.PredictLearn(x, moreY[i]); p != q {
+			t.Fatalf("example %d: restored PredictLearn %v; original %v", i, q, p)
+		}
+	}
+	if m.Stats() != r.Stats() {
+		t.Errorf("stats %+v; original %+v", r.Stats(), m.Stats())
 	}
 }

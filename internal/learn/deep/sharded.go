@@ -216,7 +216,7 @@ func (s *Sharded) LoadTensors(set *tensor.Set, prefix string) error {
 	// s unchanged.
 	ls := make([]*loaded[float32], len(s.shards))
 	for i, r := range s.shards {
-		l, err := r.m.decode(set, shardPrefix(prefix, i))
+		l, err := r.m.decode(set, shardPrefix(prefix, i), true)
 		if err != nil {
 			return err
 		}

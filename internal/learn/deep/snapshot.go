@@ -77,7 +77,37 @@ func f32s[T float](v []T) []float32 {
 	return out
 }
 
-func (m *model[T]) saveTensors(s *tensor.Set, prefix string) {
+// SaveDelta adds to s what changed since the last SaveTensors or
+// SaveDelta: the MLP, the wide part and the counters in full (they are
+// small next to the tables: 16 bytes per wide bucket), and per embedding
+// table only the rows written since (embed.Table.SaveDelta). Restoring the
+// full snapshot and then every delta of the chain, in order, with
+// ApplyDelta gives exactly the model that saved the last one.
+func (m *Model) SaveDelta(s *tensor.Set, prefix string) { m.m.save(s, prefix, true) }
+
+// ApplyDelta applies a delta written by SaveDelta to a model restored
+// from the snapshot (or the delta) it was taken after; an embedding
+// table's delta for another base fails with an error wrapping
+// embed.ErrDeltaBase. Everything but the tables is checked before
+// anything changes; a table that fails leaves the tables before it
+// updated, so on error rebuild the model from its full snapshot.
+func (m *Model) ApplyDelta(s *tensor.Set, prefix string) error {
+	l, err := m.m.decode(s, prefix, false)
+	if err != nil {
+		return err
+	}
+	for j, t := range m.m.tables {
+		if err := t.ApplyDelta(s, prefix+tablePrefix(j)); err != nil {
+			return fmt.Errorf("deep: load %q: table %d: %w", prefix, j, err)
+		}
+	}
+	m.m.commit(l)
+	return nil
+}
+
+func (m *model[T]) saveTensors(s *tensor.Set, prefix string) { m.save(s, prefix, false) }
+
+func (m *model[T]) save(s *tensor.Set, prefix string, delta bool) {
 	s.SetMeta(prefix+metaVersion, strconv.Itoa(FormatVersion))
 	s.SetMeta(prefix+metaKind, kindWideDeep)
 	s.SetMeta(prefix+metaConfig, m.configJSON())
@@ -105,7 +135,11 @@ func (m *model[T]) saveTensors(s *tensor.Set, prefix string) {
 		}
 	}
 	for j, t := range m.tables {
-		t.SaveTensors(s, prefix+tablePrefix(j))
+		if delta {
+			t.SaveDelta(s, prefix+tablePrefix(j))
+		} else {
+			t.SaveTensors(s, prefix+tablePrefix(j))
+		}
 	}
 }
 
@@ -164,7 +198,7 @@ type loaded[T float] struct {
 }
 
 func (m *model[T]) loadTensors(s *tensor.Set, prefix string) error {
-	l, err := m.decode(s, prefix)
+	l, err := m.decode(s, prefix, true)
 	if err != nil {
 		return err
 	}
@@ -172,8 +206,9 @@ func (m *model[T]) loadTensors(s *tensor.Set, prefix string) error {
 	return nil
 }
 
-// decode reads and checks a snapshot without changing m.
-func (m *model[T]) decode(s *tensor.Set, prefix string) (*loaded[T], error) {
+// decode reads and checks a snapshot without changing m; with tables it
+// also rebuilds the embedding tables from it (a full snapshot).
+func (m *model[T]) decode(s *tensor.Set, prefix string, tables bool) (*loaded[T], error) {
 	meta := func(key string) (string, error) {
 		v, ok := s.Meta(prefix + key)
 		if !ok {
@@ -289,8 +324,11 @@ func (m *model[T]) decode(s *tensor.Set, prefix string) (*loaded[T], error) {
 		}
 	}
 
-	var tables []*embed.Table
+	var newTables []*embed.Table
 	for j, t := range m.tables {
+		if !tables {
+			break
+		}
 		nt, err := embed.New(t.Config())
 		if err != nil {
 			return nil, loadErr(prefix, "rebuilding table %d: %v", j, err)
@@ -298,12 +336,12 @@ func (m *model[T]) decode(s *tensor.Set, prefix string) (*loaded[T], error) {
 		if err := nt.LoadTensors(s, prefix+tablePrefix(j)); err != nil {
 			return nil, loadErr(prefix, "table %d: %v", j, err)
 		}
-		tables = append(tables, nt)
+		newTables = append(newTables, nt)
 	}
 
 	return &loaded[T]{
 		now: clock[0], stats: Stats{Learned: st[0], Skipped: st[1], NonFiniteInputs: st[2]},
-		zs: zs, p: p, sv: sv, step: step, pow: pow, tables: tables,
+		zs: zs, p: p, sv: sv, step: step, pow: pow, tables: newTables,
 	}, nil
 }
 
