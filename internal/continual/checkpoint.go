@@ -99,10 +99,44 @@ func decodeCheckpoint(b []byte) (map[string][]byte, error) {
 	return out, nil
 }
 
+// Delta checkpoints. Between full checkpoints the runner writes
+// checkpoint.delta.<k>.ppt, k = 1, 2, … (same file format): every section
+// in full but the models, where learners that support it hold only what
+// changed since checkpoint k−1 (the full one for k = 1). Restore reads the
+// full checkpoint and applies the deltas in order up to the first missing
+// one. Before a new full checkpoint the deltas are deleted (and the
+// directory synced), so a crash in between leaves the older full
+// checkpoint alone: an older but consistent state, from which the loop
+// replays the log.
+func deltaName(k int) string { return fmt.Sprintf("checkpoint.delta.%d.ppt", k) }
+
+// readDelta returns the sections of delta k, or (nil, nil) when it does
+// not exist.
+func readDelta(dir string, k int) (map[string][]byte, error) {
+	return readCheckpointFile(filepath.Join(dir, deltaName(k)))
+}
+
+// removeDeltas deletes every delta checkpoint in dir.
+func removeDeltas(dir string) error {
+	matches, err := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*.ppt"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // readCheckpoint returns the sections of dir's checkpoint, or (nil, nil)
 // when there is none.
 func readCheckpoint(dir string) (map[string][]byte, error) {
-	path := filepath.Join(dir, checkpointName)
+	return readCheckpointFile(filepath.Join(dir, checkpointName))
+}
+
+func readCheckpointFile(path string) (map[string][]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

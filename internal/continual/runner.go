@@ -109,6 +109,13 @@ type Config struct {
 	// WideBits is the purchase schema's wide hashing space, 2^WideBits
 	// buckets, for sparse learners (default 18).
 	WideBits int
+	// DeltaCheckpoints is the number of delta checkpoints written between
+	// full ones (default 9; negative: always full). A delta holds only
+	// the embedding rows written since the previous checkpoint, so a
+	// large table is not rewritten every time. It applies to sparse
+	// learners with Freeze that implement SaveDelta/ApplyDelta (the deep
+	// model); others are saved in full in every checkpoint.
+	DeltaCheckpoints int
 	// Logger receives lifecycle messages (nil: discard).
 	Logger *slog.Logger
 }
@@ -153,6 +160,9 @@ func (c Config) withDefaults() Config {
 	if c.WideBits == 0 {
 		c.WideBits = 18
 	}
+	if c.DeltaCheckpoints == 0 {
+		c.DeltaCheckpoints = 9
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,6 +195,12 @@ type clock interface {
 	SetTime(now int64)
 }
 
+// deltaSaver is a model whose checkpoints can be deltas.
+type deltaSaver interface {
+	SaveDelta(s *tensor.Set, prefix string)
+	ApplyDelta(s *tensor.Set, prefix string) error
+}
+
 // expirer is implemented by models that drop IDs unseen for a while.
 type expirer interface {
 	Expire() int
@@ -208,6 +224,10 @@ type Runner struct {
 	sincePub  int
 	xbuf      [feature.PurchaseDim]float32
 	reader    eventlog.Reader
+	// deltas is the number of delta checkpoints written (or restored)
+	// since the full one; -1 until this runner has a full checkpoint to
+	// chain deltas to.
+	deltas int
 
 	// The purchase schema, for sparse learners (nil without any): its
 	// running stats are trainer state; prow, pex and lex are scratch.
@@ -294,6 +314,7 @@ func (r *Runner) reset() error {
 	r.offset = 0
 	r.watermark = time.Time{}
 	r.stats = Stats{}
+	r.deltas = -1
 	return nil
 }
 
@@ -311,9 +332,25 @@ func (r *Runner) Restore() (bool, error) {
 	if err != nil || secs == nil {
 		return false, err
 	}
-	if err := r.load(secs); err != nil {
+	if err := r.load(secs, false); err != nil {
 		_ = r.reset()
 		return false, fmt.Errorf("continual: checkpoint %s: %v", r.cfg.Dir, err)
+	}
+	r.deltas = 0
+	for k := 1; ; k++ {
+		secs, err := readDelta(r.cfg.Dir, k)
+		if err != nil {
+			_ = r.reset()
+			return false, err
+		}
+		if secs == nil {
+			break
+		}
+		if err := r.load(secs, true); err != nil {
+			_ = r.reset()
+			return false, fmt.Errorf("continual: checkpoint %s: delta %d: %v", r.cfg.Dir, k, err)
+		}
+		r.deltas = k
 	}
 	return true, nil
 }
@@ -592,15 +629,32 @@ func (r *Runner) Checkpoint() error {
 		r.sinceCkpt = 0
 		return nil
 	}
-	secs, err := r.save()
+	delta := r.deltas >= 0 && r.deltas < r.cfg.DeltaCheckpoints && r.hasDeltaLearners()
+	secs, err := r.saveAs(delta)
 	if err != nil {
 		return fmt.Errorf("continual: checkpoint: %w", err)
 	}
 	if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("continual: checkpoint: %w", err)
 	}
-	if err := durable.WriteFile(filepath.Join(r.cfg.Dir, checkpointName), encodeCheckpoint(secs), 0o644); err != nil {
-		return fmt.Errorf("continual: checkpoint: %w", err)
+	if delta {
+		if err := durable.WriteFile(filepath.Join(r.cfg.Dir, deltaName(r.deltas+1)), encodeCheckpoint(secs), 0o644); err != nil {
+			return fmt.Errorf("continual: checkpoint: %w", err)
+		}
+		r.deltas++
+	} else {
+		// Deltas go first: a crash before the new full checkpoint leaves
+		// the old one alone, an older consistent state.
+		if err := removeDeltas(r.cfg.Dir); err != nil {
+			return fmt.Errorf("continual: checkpoint: %w", err)
+		}
+		if err := durable.SyncDir(r.cfg.Dir); err != nil {
+			return fmt.Errorf("continual: checkpoint: %w", err)
+		}
+		if err := durable.WriteFile(filepath.Join(r.cfg.Dir, checkpointName), encodeCheckpoint(secs), 0o644); err != nil {
+			return fmt.Errorf("continual: checkpoint: %w", err)
+		}
+		r.deltas = 0
 	}
 	r.sinceCkpt = 0
 	r.stats.Checkpoints++
@@ -612,7 +666,30 @@ func (r *Runner) Checkpoint() error {
 	return nil
 }
 
-func (r *Runner) save() ([]section, error) {
+// hasDeltaLearners reports whether some learner's checkpoint can be a delta.
+func (r *Runner) hasDeltaLearners() bool {
+	for i := range r.models {
+		if r.deltaCapable(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// deltaCapable reports whether learner i is saved as deltas between full
+// checkpoints: a sparse learner published by Freeze (publishing through
+// SaveTensors would restart its delta chain) that implements deltaSaver.
+func (r *Runner) deltaCapable(i int) bool {
+	_, ok := r.models[i].sparse.(deltaSaver)
+	return ok && r.learners[i].Freeze != nil && r.cfg.DeltaCheckpoints > 0
+}
+
+// save returns the complete state as full checkpoint sections.
+func (r *Runner) save() ([]section, error) { return r.saveAs(false) }
+
+// saveAs returns the state as checkpoint sections; with delta, the
+// delta-capable learners hold only what changed since the last checkpoint.
+func (r *Runner) saveAs(delta bool) ([]section, error) {
 	var head []byte
 	head = binary.LittleEndian.AppendUint64(head, r.offset)
 	head = binary.LittleEndian.AppendUint64(head, uint64(r.watermark.UnixNano()))
@@ -626,8 +703,15 @@ func (r *Runner) save() ([]section, error) {
 	if r.schema != nil {
 		r.schema.SaveTensors(&ts, "purchase_schema.")
 	}
-	for _, m := range r.models {
-		m.snapshotter().SaveTensors(&ts, m.name+".")
+	if delta {
+		ts.SetMeta("checkpoint_kind", "delta")
+	}
+	for i, m := range r.models {
+		if delta && r.deltaCapable(i) {
+			m.sparse.(deltaSaver).SaveDelta(&ts, m.name+".")
+		} else {
+			m.snapshotter().SaveTensors(&ts, m.name+".")
+		}
 		mb, err := m.metrics.MarshalBinary()
 		if err != nil {
 			return nil, err
@@ -647,7 +731,9 @@ func (r *Runner) save() ([]section, error) {
 	return secs, nil
 }
 
-func (r *Runner) load(secs map[string][]byte) error {
+// load installs checkpoint sections; delta says they are a delta
+// checkpoint, whose delta-capable learners hold deltas to apply.
+func (r *Runner) load(secs map[string][]byte, delta bool) error {
 	head := secs["head"]
 	if len(head) != 8*8 {
 		return fmt.Errorf("head section: %d bytes; want 64", len(head))
@@ -661,9 +747,16 @@ func (r *Runner) load(secs map[string][]byte) error {
 			return fmt.Errorf("purchase schema: %w", err)
 		}
 	}
+	if kind, _ := ts.Meta("checkpoint_kind"); (kind == "delta") != delta {
+		return fmt.Errorf("models section is of kind %q where a %s checkpoint was expected", kind, map[bool]string{true: "delta", false: "full"}[delta])
+	}
 	for i := range r.models {
 		m := &r.models[i]
-		if err := m.snapshotter().LoadTensors(ts, m.name+"."); err != nil {
+		if delta && r.deltaCapable(i) {
+			if err := m.sparse.(deltaSaver).ApplyDelta(ts, m.name+"."); err != nil {
+				return fmt.Errorf("learner %q: %w", m.name, err)
+			}
+		} else if err := m.snapshotter().LoadTensors(ts, m.name+"."); err != nil {
 			return fmt.Errorf("learner %q: %w", m.name, err)
 		}
 		mb, ok := secs["metrics."+m.name]

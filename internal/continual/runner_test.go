@@ -240,3 +240,79 @@ func TestLearnsPurchases(t *testing.T) {
 		t.Fatal("ScorePurchase with an unknown model: no error")
 	}
 }
+
+// TestDeltaCheckpoints checkpoints several times as deltas, restores the
+// full checkpoint plus its deltas, and checks the restored runner
+// continues exactly as an uninterrupted one; after DeltaCheckpoints deltas
+// the next checkpoint is full again and the deltas are gone.
+func TestDeltaCheckpoints(t *testing.T) {
+	lg := simLog(t, 3000, 13)
+	end := int(lg.End())
+	whole, _ := New(lg, testLearners(), Config{WideBits: 8})
+	drain(t, whole)
+	want := state(t, whole)
+
+	dir := t.TempDir()
+	// A small wide part (saved in full in deltas too), so the tables dominate.
+	cfg := Config{Dir: dir, DeltaCheckpoints: 3, WideBits: 8}
+	first, err := New(lg, testLearners(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := end / 8
+	var sizes []int64
+	for k := range 4 { // full, delta 1, 2, 3
+		if _, err := first.Step(context.Background(), step); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		name := checkpointName
+		if k > 0 {
+			name = deltaName(k)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("checkpoint %d: %v", k, err)
+		}
+		sizes = append(sizes, fi.Size())
+	}
+	t.Logf("checkpoint sizes (full, then deltas): %v", sizes)
+	second, _ := New(lg, testLearners(), cfg)
+	if found, err := second.Restore(); err != nil || !found {
+		t.Fatalf("Restore = %v, %v", found, err)
+	}
+	if second.Offset() != uint64(4*step) {
+		t.Fatalf("restored offset %d; want %d", second.Offset(), 4*step)
+	}
+	// The restored runner's next checkpoint is full (3 deltas written):
+	// the deltas are removed.
+	if _, err := second.Step(context.Background(), step); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*")); len(m) != 0 {
+		t.Fatalf("deltas left after a full checkpoint: %v", m)
+	}
+	drain(t, second)
+	if got := state(t, second); !bytes.Equal(got, want) {
+		t.Fatal("state after restoring full + deltas and continuing differs from the uninterrupted run")
+	}
+	// A delta that does not follow its base is refused.
+	third, _ := New(lg, testLearners(), cfg)
+	if _, err := third.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if err := third.Checkpoint(); err != nil { // delta 1 of the new chain
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, deltaName(1)))
+	os.WriteFile(filepath.Join(dir, deltaName(2)), b, 0o644) // a repeat is out of order
+	fourth, _ := New(lg, testLearners(), cfg)
+	if _, err := fourth.Restore(); err == nil {
+		t.Fatal("Restore with a repeated delta: no error")
+	}
+}
