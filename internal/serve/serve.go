@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,12 @@ type Options struct {
 	Log EventLog
 	// Scorer backs POST /v1/predict/purchase; nil answers 503 "no model yet".
 	Scorer PurchaseScorer
+
+	// Routes are the shop-facing services' endpoints (recommendations,
+	// risk, forecasts, routes), mounted beside the built-in ones with the
+	// same auth, metrics and panic recovery. Build their handlers with
+	// JSON and Query.
+	Routes []Route
 
 	// Keys are the accepted API keys (see KeysFromEnv). Empty means an open
 	// API, allowed only on loopback addresses.
@@ -84,6 +91,13 @@ type Options struct {
 	// step and checkpoint. A failing hook does not stop the others or the
 	// HTTP shutdown; its error is returned by Shutdown.
 	BeforeHTTPStop []func(ctx context.Context) error
+}
+
+// Route is one service endpoint.
+type Route struct {
+	Pattern string // "METHOD /path", as http.ServeMux patterns
+	Scope   Scope  // "" for a public route
+	Handler http.Handler
 }
 
 // ErrServerClosed is returned by Serve and Run once Shutdown has begun.
@@ -176,6 +190,9 @@ func New(opts Options) (*Server, error) {
 	s.handle("POST /v1/events", ScopeIngest, http.HandlerFunc(s.handleIngest))
 	s.handle("GET /v1/events", ScopeAdmin, http.HandlerFunc(s.handleEvents))
 	s.handle("POST /v1/predict/purchase", ScopePredict, http.HandlerFunc(s.handlePredictPurchase))
+	for _, rt := range o.Routes {
+		s.handle(rt.Pattern, rt.Scope, rt.Handler)
+	}
 
 	s.http = &http.Server{
 		Addr:              o.Addr,
@@ -223,6 +240,22 @@ func (o *Options) validate() error {
 			return fmt.Errorf("serve: Options.Addr: %q is not host:port: %v", o.Addr, err)
 		}
 	}
+	seen := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true,
+		"POST /v1/events": true, "GET /v1/events": true, "POST /v1/predict/purchase": true}
+	for i, rt := range o.Routes {
+		switch {
+		case rt.Handler == nil:
+			return fmt.Errorf("serve: Options.Routes[%d] (%q): nil handler", i, rt.Pattern)
+		case seen[rt.Pattern]:
+			return fmt.Errorf("serve: Options.Routes[%d]: pattern %q registered twice", i, rt.Pattern)
+		}
+		if rt.Scope != "" {
+			if _, ok := rt.Scope.bit(); !ok {
+				return fmt.Errorf("serve: Options.Routes[%d] (%q): unknown scope %q", i, rt.Pattern, rt.Scope)
+			}
+		}
+		seen[rt.Pattern] = true
+	}
 	for i, h := range o.BeforeHTTPStop {
 		if h == nil {
 			return fmt.Errorf("serve: Options.BeforeHTTPStop[%d]: nil hook", i)
@@ -255,6 +288,7 @@ func (o Options) withDefaults() Options {
 		o.MaxEventsBytes = DefaultMaxEventsBytes
 	}
 	o.BeforeHTTPStop = append([]func(context.Context) error(nil), o.BeforeHTTPStop...)
+	o.Routes = append([]Route(nil), o.Routes...)
 	o.Keys = append([]Key(nil), o.Keys...)
 	return o
 }
@@ -266,6 +300,16 @@ func (s *Server) handle(pattern string, scope Scope, h http.Handler) {
 	}
 	s.routes[pattern] = &route{pattern: pattern, scope: scope, metrics: s.metrics.route(pattern)}
 	s.mux.Handle(pattern, h)
+}
+
+// Patterns returns the patterns of every route the server serves.
+func (s *Server) Patterns() []string {
+	out := make([]string, 0, len(s.routes))
+	for p := range s.routes {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Handler returns the server's handler (all routes, auth, metrics and
