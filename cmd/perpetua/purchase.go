@@ -24,7 +24,7 @@ func cmdEvalPurchase(ctx context.Context, args []string, stdout, stderr io.Write
 	data := fs.String("data", "", "CTR data file (required)")
 	format := fs.String("format", "criteo", "criteo (label, I1..I13, C1..C26; CSV with header or Kaggle TSV) or csv (with --target)")
 	target := fs.String("target", "", "csv: the label column")
-	model := fs.String("model", "deep", "deep (wide & deep), deepfm (plus the FM interaction) or wide (FTRL logistic over hashed features)")
+	model := fs.String("model", "deep", "deep (wide & deep), deepfm (plus the FM interaction) or wide (FTRL logistic over hashed features and the numeric values)")
 	hidden := fs.String("hidden", "64,32", "deep: hidden layer widths")
 	seed := fs.Uint64("seed", 1, "model and hash seed")
 	predictions := fs.String("predictions", "", "write index,prediction,label rows to this CSV file")
@@ -48,7 +48,7 @@ func cmdEvalPurchase(ctx context.Context, args []string, stdout, stderr io.Write
 	case "deepfm":
 		cfg.FM = true
 	case "wide":
-		cfg.NoDeep = true
+		cfg.NoDeep, cfg.WideDense = true, true
 	default:
 		return usagef("eval purchase: --model %q: want deep, deepfm or wide", *model)
 	}
