@@ -39,7 +39,9 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/learn/deep"
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
+	"github.com/perpetua-ml/perpetua/internal/recommend"
 	"github.com/perpetua-ml/perpetua/internal/serve"
+	"github.com/perpetua-ml/perpetua/internal/supply"
 )
 
 // Config configures an Engine. The zero value means the defaults, except
@@ -125,13 +127,18 @@ func (c *Config) Validate() error {
 
 // Engine is Perpetua running embedded in one process.
 type Engine struct {
-	cfg      Config
-	logger   *slog.Logger
-	log      *eventlog.SegmentLog
-	ingest   *ingest.Ingester
-	runner   *continual.Runner
-	server   *serve.Server
-	registry *prometheus.Registry
+	cfg    Config
+	logger *slog.Logger
+	log    *eventlog.SegmentLog
+	ingest *ingest.Ingester
+	runner *continual.Runner
+	server *serve.Server
+
+	// The shop-facing services, fed from the log by follow.
+	recommend *recommend.Service
+	supply    *supply.Service
+	follow    *follower
+	registry  *prometheus.Registry
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -239,7 +246,18 @@ func New(cfg Config) (*Engine, error) {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
 	e.registry.MustRegister(newLogCollector(lg))
+	e.recommend, err = recommend.New(recommend.Config{Seed: cfg.Seed},
+		&purchaseScorer{runner: e.runner, online: recommend.NewOnlineScorer()})
+	if err != nil {
+		return fail(fmt.Errorf("engine: %w", err))
+	}
+	if e.supply, err = supply.NewService(supply.ServiceConfig{}); err != nil {
+		return fail(fmt.Errorf("engine: %w", err))
+	}
+	e.follow = &follower{log: lg, logger: logger,
+		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}}}
 	e.server, err = serve.New(serve.Options{
+		Routes:     serviceRoutes(in, e.recommend, e.supply, logger),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,
@@ -293,6 +311,7 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return e.runner.Run(runCtx) })
+	g.Go(func() error { return e.follow.run(gctx) })
 	// Serve (and so become ready) only once the loop has begun, so that a
 	// shutdown, which asks the loop to drain, always finds it running.
 	select {

@@ -40,7 +40,8 @@ func NotFound(err error) error { return &Error{Code: http.StatusNotFound, Err: e
 func Conflict(err error) error { return &Error{Code: http.StatusConflict, Err: err} }
 
 // Unavailable marks err as a temporary inability to answer (503), e.g.
-// no model yet.
+// no model yet. Its message is shown to the client, like every *Error's
+// but a 500's.
 func Unavailable(err error) error { return &Error{Code: http.StatusServiceUnavailable, Err: err} }
 
 // DefaultMaxJSONBody caps the bodies of JSON service endpoints.
@@ -103,10 +104,8 @@ func respond[Resp any](w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	if err != nil {
 		var he *Error
 		switch {
-		case errors.As(err, &he) && he.Code < 500:
+		case errors.As(err, &he) && he.Code != http.StatusInternalServerError:
 			writeError(w, he.Code, err.Error())
-		case errors.As(err, &he):
-			writeError(w, he.Code, http.StatusText(he.Code))
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			writeError(w, http.StatusServiceUnavailable, "request cancelled or timed out")
 		default:

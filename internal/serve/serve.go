@@ -93,6 +93,18 @@ type Options struct {
 	BeforeHTTPStop []func(ctx context.Context) error
 }
 
+// ServiceRoutes are the service endpoints Options.Routes may mount, with
+// the scope each requires. They are listed here so that docs/openapi.json
+// (kept in step with the routes by a test) describes every one of them.
+var ServiceRoutes = map[string]Scope{
+	"POST /v1/recommend":       ScopePredict,
+	"POST /v1/feedback":        ScopeIngest,
+	"GET /v1/forecast":         ScopePredict,
+	"GET /v1/replenishment":    ScopePredict,
+	"POST /v1/risk/score":      ScopePredict,
+	"POST /v1/routes/optimize": ScopePredict,
+}
+
 // Route is one service endpoint.
 type Route struct {
 	Pattern string // "METHOD /path", as http.ServeMux patterns
@@ -249,10 +261,10 @@ func (o *Options) validate() error {
 		case seen[rt.Pattern]:
 			return fmt.Errorf("serve: Options.Routes[%d]: pattern %q registered twice", i, rt.Pattern)
 		}
-		if rt.Scope != "" {
-			if _, ok := rt.Scope.bit(); !ok {
-				return fmt.Errorf("serve: Options.Routes[%d] (%q): unknown scope %q", i, rt.Pattern, rt.Scope)
-			}
+		if want, ok := ServiceRoutes[rt.Pattern]; !ok {
+			return fmt.Errorf("serve: Options.Routes[%d]: %q is not one of ServiceRoutes (add it there and to docs/openapi.json)", i, rt.Pattern)
+		} else if rt.Scope != want {
+			return fmt.Errorf("serve: Options.Routes[%d] (%q): scope %q; ServiceRoutes says %q", i, rt.Pattern, rt.Scope, want)
 		}
 		seen[rt.Pattern] = true
 	}

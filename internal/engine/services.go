@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/perpetua-ml/perpetua/internal/continual"
+	"github.com/perpetua-ml/perpetua/internal/event"
+	"github.com/perpetua-ml/perpetua/internal/eventlog"
+	"github.com/perpetua-ml/perpetua/internal/ingest"
+	"github.com/perpetua-ml/perpetua/internal/recommend"
+	"github.com/perpetua-ml/perpetua/internal/serve"
+	"github.com/perpetua-ml/perpetua/internal/supply"
+)
+
+// observer is a shop-facing service fed from the log.
+type observer interface {
+	observe(e *event.Event) error
+}
+
+// follower feeds every event of the log, in order, to the shop-facing
+// services (recommendations, supply). Their state is rebuilt from the
+// log at start: they keep no checkpoint of their own yet, so a restart
+// replays the whole log into them (the learning loop has its own
+// checkpoint and does not replay).
+type follower struct {
+	log       eventlog.Log
+	observers []observer
+	logger    *slog.Logger
+	offset    atomic.Uint64 // next record to apply
+	bad       atomic.Uint64 // events a service refused (counted, skipped)
+}
+
+// run applies the log until ctx is done.
+func (f *follower) run(ctx context.Context) error {
+	rd, err := f.log.NewReader(f.offset.Load())
+	if err != nil {
+		return fmt.Errorf("engine: services: %w", err)
+	}
+	defer rd.Close()
+	for {
+		rec, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			if werr := rd.Wait(ctx); werr != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("engine: services: %w", werr)
+			}
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("engine: services: read log: %w", err)
+		}
+		e, derr := event.Decode(rec.Data)
+		if derr == nil {
+			for _, o := range f.observers {
+				if err := o.observe(&e); err != nil {
+					// A refused event (e.g. feedback for an expired request)
+					// changes nothing in that service; the others still see it.
+					f.bad.Add(1)
+				}
+			}
+		}
+		f.offset.Store(rec.Offset + 1)
+	}
+}
+
+type recommendObserver struct{ s *recommend.Service }
+
+func (o recommendObserver) observe(e *event.Event) error { return o.s.Observe(e) }
+
+type supplyObserver struct{ s *supply.Service }
+
+func (o supplyObserver) observe(e *event.Event) error { return o.s.Apply(e) }
+
+// purchaseScorer ranks recommendation candidates by the published
+// purchase model's P(user buys item), plus the online click model that
+// learns from feedback (which alone ranks until a model is published).
+type purchaseScorer struct {
+	runner *continual.Runner
+	online *recommend.OnlineScorer
+	pairs  []continual.Pair
+	probs  []float64
+}
+
+func (p *purchaseScorer) Score(req *recommend.Request, cands []recommend.Candidate, dst []float64) {
+	p.online.Score(req, cands, dst)
+	if p.runner.Published() == nil {
+		return
+	}
+	p.pairs = p.pairs[:0]
+	for _, c := range cands {
+		p.pairs = append(p.pairs, continual.Pair{UserID: req.UserID, ItemID: c.Item})
+	}
+	if cap(p.probs) < len(cands) {
+		p.probs = make([]float64, len(cands))
+	}
+	probs := p.probs[:len(cands)]
+	if _, _, err := p.runner.ScorePurchase(context.Background(), "", p.pairs, probs); err != nil {
+		return
+	}
+	for i := range dst {
+		dst[i] += probs[i]
+	}
+	clear(p.pairs) // do not keep the request's strings
+}
+
+// Learn forwards feedback to the online click model.
+func (p *purchaseScorer) Learn(features []float32, position int, reward float64) {
+	p.online.Learn(features, position, reward)
+}
+
+// serviceRoutes builds the HTTP endpoints of the shop-facing services.
+func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Service, logger *slog.Logger) []serve.Route {
+	return []serve.Route{
+		{Pattern: "POST /v1/recommend", Scope: serve.ScopePredict, Handler: serve.JSON(0, logger,
+			func(ctx context.Context, req *recommend.Request) (*recommend.Response, error) {
+				resp, err := rec.Recommend(req)
+				if err != nil {
+					return nil, recommendError(err)
+				}
+				// What was shown goes into the log, so the learners and
+				// off-policy evaluation see exactly it.
+				if _, _, err := in.Append(ctx, []event.Event{resp.Impression}); err != nil {
+					return nil, ingestError(err)
+				}
+				return resp, nil
+			})},
+		{Pattern: "POST /v1/feedback", Scope: serve.ScopeIngest, Handler: serve.JSON(0, logger,
+			func(ctx context.Context, fb *recommend.Feedback) (feedbackReply, error) {
+				ev, err := rec.Feedback(fb)
+				if err != nil {
+					return feedbackReply{}, recommendError(err)
+				}
+				if _, _, err := in.Append(ctx, []event.Event{ev}); err != nil {
+					return feedbackReply{}, ingestError(err)
+				}
+				return feedbackReply{Accepted: true, EventID: ev.ID}, nil
+			})},
+		{Pattern: "GET /v1/forecast", Scope: serve.ScopePredict, Handler: serve.Query(logger,
+			func(_ context.Context, q url.Values) (supply.ForecastResponse, error) {
+				sku := q.Get("sku")
+				if sku == "" {
+					return supply.ForecastResponse{}, serve.BadRequest(errors.New("sku: required"))
+				}
+				h := 7
+				if v := q.Get("horizon"); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return supply.ForecastResponse{}, serve.BadRequest(fmt.Errorf("horizon: %q is not an integer", v))
+					}
+					h = n
+				}
+				resp, err := sup.Forecast(sku, h)
+				return resp, supplyError(err)
+			})},
+		{Pattern: "GET /v1/replenishment", Scope: serve.ScopePredict, Handler: serve.Query(logger,
+			func(_ context.Context, q url.Values) (supply.ReplenishmentResponse, error) {
+				sku, wh := q.Get("sku"), q.Get("warehouse")
+				if sku == "" || wh == "" {
+					return supply.ReplenishmentResponse{}, serve.BadRequest(errors.New("sku and warehouse: required"))
+				}
+				resp, err := sup.Replenishment(sku, wh)
+				return resp, supplyError(err)
+			})},
+	}
+}
+
+// feedbackReply answers POST /v1/feedback.
+type feedbackReply struct {
+	Accepted bool   `json:"accepted"`
+	EventID  string `json:"event_id"`
+}
+
+func recommendError(err error) error {
+	switch {
+	case errors.Is(err, recommend.ErrBadRequest), errors.Is(err, recommend.ErrRewardRange):
+		return serve.BadRequest(err)
+	case errors.Is(err, recommend.ErrUnknownRequest):
+		return serve.NotFound(err)
+	case errors.Is(err, recommend.ErrDuplicateFeedback):
+		return serve.Conflict(err)
+	case errors.Is(err, recommend.ErrItemNotShown):
+		return &serve.Error{Code: 422, Err: err}
+	case errors.Is(err, recommend.ErrNoCandidates):
+		return serve.Unavailable(err)
+	}
+	return err
+}
+
+func supplyError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, supply.ErrUnknown):
+		return serve.NotFound(err)
+	}
+	return serve.BadRequest(err)
+}
+
+func ingestError(err error) error {
+	switch {
+	case errors.Is(err, ingest.ErrStopped), errors.Is(err, ingest.ErrBusy), errors.Is(err, ingest.ErrConflict):
+		return serve.Unavailable(err)
+	}
+	return err
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/perpetua-ml/perpetua/internal/event"
+)
+
+// startEngine runs an engine on loopback for the test's duration.
+func startEngine(t *testing.T) (*Engine, string) {
+	t.Helper()
+	e, err := New(Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	for i := 0; !e.Ready(); i++ {
+		if i > 500 {
+			t.Fatal("not ready after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return e, "http://" + ln.Addr().String()
+}
+
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServicesOverHTTP drives recommendations, feedback and forecasts
+// through a running engine as a client would, and checks that what was
+// shown and the feedback are in the event log.
+func TestServicesOverHTTP(t *testing.T) {
+	e, base := startEngine(t)
+	var buf bytes.Buffer
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	n := 0
+	add := func(ev event.Event) {
+		n++
+		ev.ID = fmt.Sprintf("e%d", n)
+		buf.Write(event.Append(nil, &ev))
+		buf.WriteByte('\n')
+	}
+	for d := range 20 {
+		for u := range 10 {
+			at := t0.Add(time.Duration(d)*24*time.Hour + time.Duration(u)*time.Minute)
+			for k := range 3 {
+				add(event.Event{Type: event.TypeView, Timestamp: at.Add(time.Duration(k) * time.Second), UserID: fmt.Sprintf("u%d", u), ItemID: fmt.Sprintf("i%d", (u+k+d)%12)})
+			}
+			if d%5 == 0 {
+				add(event.Event{Type: event.TypePurchase, Timestamp: at.Add(5 * time.Second), UserID: fmt.Sprintf("u%d", u), ItemID: fmt.Sprintf("i%d", (u+d)%12), Price: 10, HasPrice: true, Quantity: 1})
+			}
+			add(event.Event{Type: event.TypeOrder, Timestamp: at.Add(6 * time.Second), OrderID: fmt.Sprintf("o%d-%d", d, u),
+				Lines: []event.OrderLine{{SKU: "sku-1", Quantity: float64(1 + u%3)}}, Lat: 52.5, Lon: 13.4, HasLatLon: true, Warehouse: "w1"})
+		}
+		add(event.Event{Type: event.TypeStock, Timestamp: t0.Add(time.Duration(d) * 24 * time.Hour), SKU: "sku-1", Warehouse: "w1", Quantity: 40})
+	}
+	resp, err := http.Post(base+"/v1/events", "application/x-ndjson", &buf)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST events: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	end := e.Log().End()
+	for i := 0; e.follow.offset.Load() < end; i++ {
+		if i > 1000 {
+			t.Fatalf("services applied %d of %d records after 10s", e.follow.offset.Load(), end)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	code, body := call(t, "POST", base+"/v1/recommend", `{"user_id":"u1","slots":4}`)
+	if code != 200 {
+		t.Fatalf("recommend = %d %s", code, body)
+	}
+	var rec struct {
+		RequestID    string    `json:"request_id"`
+		Items        []string  `json:"items"`
+		Positions    []int     `json:"positions"`
+		Propensities []float64 `json:"propensities"`
+	}
+	if err := json.Unmarshal([]byte(body), &rec); err != nil || rec.RequestID == "" || len(rec.Items) == 0 ||
+		len(rec.Items) != len(rec.Propensities) || len(rec.Items) != len(rec.Positions) {
+		t.Fatalf("recommend body %s (%v)", body, err)
+	}
+	for _, p := range rec.Propensities {
+		if !(p > 0 && p <= 1) {
+			t.Fatalf("propensity %v out of (0, 1]", p)
+		}
+	}
+	fb := fmt.Sprintf(`{"request_id":%q,"item_id":%q,"reward":1}`, rec.RequestID, rec.Items[0])
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{fb, 200},
+		{fb, 409}, // twice
+		{`{"request_id":"nope","item_id":"i1","reward":1}`, 404},
+		{fmt.Sprintf(`{"request_id":%q,"item_id":%q,"reward":-3}`, rec.RequestID, rec.Items[0]), 400},
+		{`{"request_id":"x","item_id":"i1","reward":1,"bogus":1}`, 400},
+	} {
+		if code, body := call(t, "POST", base+"/v1/feedback", tc.body); code != tc.code {
+			t.Errorf("feedback %s = %d %s; want %d", tc.body, code, body, tc.code)
+		}
+	}
+	// The impression and the feedback are in the log.
+	rd, err := e.Log().NewReader(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var types []string
+	for {
+		r, err := rd.Next(context.Background())
+		if err != nil {
+			break
+		}
+		ev, err := event.Decode(r.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.RequestID != rec.RequestID {
+			t.Errorf("logged %s for request %q; want %q", ev.Type, ev.RequestID, rec.RequestID)
+		}
+		types = append(types, ev.Type.String())
+	}
+	if got := strings.Join(types, ","); got != "impression,feedback" {
+		t.Errorf("logged after the events: %s; want impression,feedback", got)
+	}
+
+	if code, body := call(t, "GET", base+"/v1/forecast?sku=sku-1&horizon=3", ""); code != 200 || !strings.Contains(body, `"points"`) {
+		t.Errorf("forecast = %d %s", code, body)
+	}
+	if code, body := call(t, "GET", base+"/v1/forecast?sku=nope", ""); code != 404 {
+		t.Errorf("forecast of an unknown sku = %d %s; want 404", code, body)
+	}
+	if code, body := call(t, "GET", base+"/v1/forecast?sku=sku-1&horizon=x", ""); code != 400 {
+		t.Errorf("forecast with a bad horizon = %d %s; want 400", code, body)
+	}
+	if code, body := call(t, "GET", base+"/v1/replenishment?sku=sku-1&warehouse=w1", ""); code != 200 {
+		t.Errorf("replenishment = %d %s", code, body)
+	}
+}
