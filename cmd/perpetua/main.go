@@ -32,6 +32,8 @@ Usage:
   perpetua bench [ingest] [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
   perpetua bench purchase [--examples N] [--vocab N] [--hidden 64,32] [--json]
   perpetua eval purchase --data FILE [--format criteo|csv] [--model deep|deepfm|wide] [--predictions OUT.csv] [--json]
+  perpetua eval forecast --data DIR [--format m4|series] [--horizon H] [--forecasts OUT.csv] [--json]
+  perpetua ope --logs FILE.csv --policy P [--estimators all] [--json]
   perpetua version
 
 Run 'perpetua COMMAND --help' for a command's flags.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdEval(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "ope":
+		return cmdOPE(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "perpetua", version())
 		return nil

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func sharedData(t *testing.T, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{"..", "..", "..", "shared", "data"}, parts...)...)
+	if !fileExists(p) {
+		t.Skipf("%s is absent (the shared datasets live beside the repository)", p)
+	}
+	return p
+}
+
+// TestOPE runs perpetua ope on the Open Bandit Dataset as a user would:
+// every estimator reports an estimate inside its interval, and for the
+// uniform policy on uniform logs IPS and SNIPS equal the logged click rate.
+func TestOPE(t *testing.T) {
+	logs := sharedData(t, "obd-random", "men.csv")
+	for _, pol := range []string{"uniform", "egreedy"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"ope", "--logs", logs, "--policy", pol, "--bootstrap", "50", "--json"}, &out, io.Discard); err != nil {
+			t.Fatalf("%s: %v", pol, err)
+		}
+		var rep struct {
+			N           int     `json:"n"`
+			LoggedValue float64 `json:"logged_value"`
+			Estimators  map[string]struct {
+				Estimate float64 `json:"estimate"`
+				CILow    float64 `json:"ci_low"`
+				CIHigh   float64 `json:"ci_high"`
+			} `json:"estimators"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.N == 0 || len(rep.Estimators) != 6 {
+			t.Fatalf("%s: %s (%v)", pol, out.String(), err)
+		}
+		for name, e := range rep.Estimators {
+			if !(e.CILow <= e.Estimate && e.Estimate <= e.CIHigh) || math.IsNaN(e.Estimate) {
+				t.Errorf("%s %s: estimate %v outside [%v, %v]", pol, name, e.Estimate, e.CILow, e.CIHigh)
+			}
+		}
+		if pol == "uniform" {
+			for _, name := range []string{"ips", "snips"} {
+				if got := rep.Estimators[name].Estimate; math.Abs(got-rep.LoggedValue) > 1e-9 {
+					t.Errorf("uniform %s = %v; want the logged value %v", name, got, rep.LoggedValue)
+				}
+			}
+		}
+	}
+	if err := run(context.Background(), []string{"ope", "--logs", logs}, io.Discard, io.Discard); err == nil {
+		t.Error("ope without --policy: no error")
+	}
+}
+
+// TestEvalForecast runs the seasonal-naive baseline on M4 hourly through
+// the CLI, checks it reproduces the competition's published score, and
+// recomputes sMAPE from the forecasts file against the test data.
+func TestEvalForecast(t *testing.T) {
+	dir := sharedData(t, "m4-hourly")
+	fc := filepath.Join(t.TempDir(), "f.csv")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"eval", "forecast", "--data", dir, "--format", "m4", "--methods", "snaive",
+		"--json", "--forecasts", fc}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		N       int                `json:"n"`
+		Horizon int                `json:"horizon"`
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.N != 414 || rep.Horizon != 48 {
+		t.Fatalf("%s (%v)", out.String(), err)
+	}
+	if got := rep.Metrics["smape"]; math.Abs(got-13.912) > 0.001 {
+		t.Errorf("seasonal naive sMAPE %.4f; published 13.912", got)
+	}
+	// Recompute sMAPE from F.csv and the test file.
+	tf, _ := os.Open(filepath.Join(dir, "Hourly-test.csv"))
+	test, err := csv.NewReader(tf).ReadAll()
+	tf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual := map[string][]float64{}
+	for _, r := range test[1:] {
+		for _, v := range r[1:] {
+			x, _ := strconv.ParseFloat(v, 64)
+			actual[r[0]] = append(actual[r[0]], x)
+		}
+	}
+	ff, _ := os.Open(fc)
+	rows, err := csv.NewReader(ff).ReadAll()
+	ff.Close()
+	if err != nil || len(rows)-1 != 414*48 {
+		t.Fatalf("forecasts file: %d rows, %v", len(rows)-1, err)
+	}
+	var sum float64
+	for _, r := range rows[1:] {
+		step, _ := strconv.Atoi(r[1])
+		f, _ := strconv.ParseFloat(r[2], 64)
+		lo80, _ := strconv.ParseFloat(r[3], 64)
+		hi95, _ := strconv.ParseFloat(r[6], 64)
+		if !(lo80 <= f && f <= hi95) {
+			t.Fatalf("row %v: forecast outside its intervals", r)
+		}
+		a := actual[r[0]][step-1]
+		sum += 200 * math.Abs(a-f) / (math.Abs(a) + math.Abs(f))
+	}
+	if got := sum / float64(len(rows)-1); math.Abs(got-rep.Metrics["smape"]) > 1e-6 {
+		t.Errorf("sMAPE from the forecasts file %.6f; reported %.6f", got, rep.Metrics["smape"])
+	}
+}
