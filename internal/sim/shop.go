@@ -1,12 +1,3 @@
-// Package sim generates a seeded stream of events from a simulated shop
-// whose behaviour changes over time. This first version simulates
-// shoppers who view, click, add to cart and buy, with one concept shift:
-// after the shift, what makes a shopper buy changes (price sensitivity
-// flips and hesitation after many views replaces interest), so a model
-// trained on the first regime is wrong on the second until it adapts.
-//
-// Invariants: the same Config (including Seed) yields the same events,
-// byte for byte, on every machine. Timestamps never decrease.
 package sim
 
 import (
