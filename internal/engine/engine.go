@@ -18,6 +18,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,16 @@ type Config struct {
 	PublishEvery int `json:"publish_every"`
 	// MaxBodyBytes caps an ingest request body (default 16 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// TLSCertFile and TLSKeyFile (PEM) make the API speak HTTPS; both or
+	// neither.
+	TLSCertFile string `json:"tls_cert_file"`
+	TLSKeyFile  string `json:"tls_key_file"`
+	// RateLimit is each API key's sustained requests per second (bursts
+	// of RateBurst); 0 means none.
+	RateLimit float64 `json:"rate_limit"`
+	RateBurst int     `json:"rate_burst"`
+	// Pprof serves Go's profiler at /debug/pprof/ to admin keys.
+	Pprof bool `json:"pprof"`
 
 	// Logger receives lifecycle messages; nil discards them. Not in JSON.
 	Logger *slog.Logger `json:"-"`
@@ -113,6 +124,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("engine: config: publish_every %d must be ≥ 0", c.PublishEvery)
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("engine: config: max_body_bytes %d must be ≥ 0", c.MaxBodyBytes)
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("engine: config: tls_cert_file and tls_key_file go together")
+	case c.RateLimit < 0 || c.RateBurst < 0:
+		return fmt.Errorf("engine: config: rate_limit %v and rate_burst %d must be ≥ 0", c.RateLimit, c.RateBurst)
 	}
 	for _, h := range c.Hidden {
 		if h < 1 || h > 4096 {
@@ -256,7 +271,19 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.follow = &follower{log: lg, logger: logger,
 		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}}}
+	var tlsCfg *tls.Config
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fail(fmt.Errorf("engine: TLS: %w", err))
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	e.server, err = serve.New(serve.Options{
+		TLS:        tlsCfg,
+		RateLimit:  cfg.RateLimit,
+		RateBurst:  cfg.RateBurst,
+		Pprof:      cfg.Pprof,
 		Routes:     serviceRoutes(in, e.recommend, e.supply, logger),
 		Addr:       cfg.Addr,
 		Ingest:     in,

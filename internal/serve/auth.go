@@ -174,15 +174,16 @@ func (kr *keyring) open() bool { return len(kr.keys) == 0 }
 // lookup returns the scopes of the key whose secret is secret. It compares
 // digests, so its timing depends neither on the secret's length nor on
 // how much of it matches, and it visits every key.
-func (kr *keyring) lookup(secret string) (scopeSet, bool) {
+func (kr *keyring) lookup(secret string) (scopeSet, int, bool) {
 	sum := sha256.Sum256([]byte(secret))
-	var scopes, found int
+	var scopes, found, idx int
 	for i := range kr.keys {
 		eq := subtle.ConstantTimeCompare(sum[:], kr.keys[i].sum[:])
 		scopes |= subtle.ConstantTimeSelect(eq, int(kr.keys[i].scopes), 0)
+		idx |= subtle.ConstantTimeSelect(eq, i, 0)
 		found |= eq
 	}
-	return scopeSet(scopes), found == 1
+	return scopeSet(scopes), idx, found == 1
 }
 
 // credential extracts the API key of r. A non-empty problem describes why
@@ -217,7 +218,7 @@ func (s *Server) requireScope(scope Scope, next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, problem)
 			return
 		}
-		have, ok := s.keys.lookup(secret)
+		have, idx, ok := s.keys.lookup(secret)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="perpetua", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid API key")
@@ -225,6 +226,12 @@ func (s *Server) requireScope(scope Scope, next http.Handler) http.Handler {
 		}
 		if !have.allows(need) {
 			writeError(w, http.StatusForbidden, forbidden)
+			return
+		}
+		if s.limits != nil && !s.limits[idx].Allow() {
+			s.metrics.rateLimited.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "rate limit of this API key exceeded; retry later")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -123,7 +123,7 @@ func TestKeyringLookup(t *testing.T) {
 		{adminKey + "x", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := kr.lookup(tt.secret)
+		got, _, ok := kr.lookup(tt.secret)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("lookup(%q) = %b, %v; want %b, %v", tt.secret, got, ok, tt.want, tt.ok)
 		}

@@ -18,8 +18,9 @@ const routeUnmatched = "unmatched"
 type httpMetrics struct {
 	requests *prometheus.CounterVec   // route, code
 	duration *prometheus.HistogramVec // route
-	inFlight prometheus.Gauge
-	ready    prometheus.Gauge
+	inFlight    prometheus.Gauge
+	ready       prometheus.Gauge
+	rateLimited prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -41,6 +42,10 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Namespace: "perpetua", Subsystem: "http", Name: "ready",
 			Help: "1 while the server reports ready on /readyz, else 0.",
 		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "perpetua", Subsystem: "http", Name: "rate_limited_total",
+			Help: "Requests refused with 429 because their API key exceeded its rate limit.",
+		}),
 	}
 	var err error
 	if m.requests, err = register(reg, m.requests); err != nil {
@@ -50,6 +55,9 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 		return nil, err
 	}
 	if m.inFlight, err = register(reg, m.inFlight); err != nil {
+		return nil, err
+	}
+	if m.rateLimited, err = register(reg, m.rateLimited); err != nil {
 		return nil, err
 	}
 	if m.ready, err = register(reg, m.ready); err != nil {

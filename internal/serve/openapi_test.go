@@ -59,7 +59,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for p, sc := range ServiceRoutes {
 		routes = append(routes, Route{Pattern: p, Scope: sc, Handler: http.NotFoundHandler()})
 	}
-	s := newTestServer(t, Options{Routes: routes})
+	s := newTestServer(t, Options{Routes: routes, Pprof: true})
 	for pattern := range s.routes {
 		if _, ok := ops[pattern]; !ok {
 			t.Errorf("route %q is registered but missing from %s", pattern, specPath)

@@ -2,16 +2,20 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,6 +58,17 @@ type Options struct {
 	// Keys are the accepted API keys (see KeysFromEnv). Empty means an open
 	// API, allowed only on loopback addresses.
 	Keys []Key
+	// RateLimit is each API key's sustained request rate (requests per
+	// second) on authenticated routes, with bursts of RateBurst (default
+	// max(1, RateLimit)); beyond it requests get 429 with Retry-After.
+	// 0 means no limit. It has no effect on an open API.
+	RateLimit float64
+	RateBurst int
+
+	// TLS, when set, makes Serve speak HTTPS on its listener.
+	TLS *tls.Config
+	// Pprof serves Go's profiler at /debug/pprof/ behind the admin scope.
+	Pprof bool
 
 	// Registerer receives the perpetua_http_* metrics; nil means a private
 	// registry (which /metrics then also serves).
@@ -121,6 +136,7 @@ type Server struct {
 	opts    Options // defaults applied
 	log     *slog.Logger
 	keys    keyring
+	limits  []*rate.Limiter // per key, in keyring order; nil without a rate limit
 	mux     *http.ServeMux
 	routes  map[string]*route // by pattern; read-only after New
 	other   *routeMetrics     // requests no pattern matched
@@ -202,6 +218,20 @@ func New(opts Options) (*Server, error) {
 	s.handle("POST /v1/events", ScopeIngest, http.HandlerFunc(s.handleIngest))
 	s.handle("GET /v1/events", ScopeAdmin, http.HandlerFunc(s.handleEvents))
 	s.handle("POST /v1/predict/purchase", ScopePredict, http.HandlerFunc(s.handlePredictPurchase))
+	if o.RateLimit > 0 {
+		burst := o.RateBurst
+		if burst <= 0 {
+			burst = max(1, int(o.RateLimit))
+		}
+		for range keys.keys {
+			s.limits = append(s.limits, rate.NewLimiter(rate.Limit(o.RateLimit), burst))
+		}
+	}
+	if o.Pprof {
+		s.handle("GET /debug/pprof/", ScopeAdmin, http.HandlerFunc(pprof.Index))
+		s.handle("GET /debug/pprof/profile", ScopeAdmin, http.HandlerFunc(pprof.Profile))
+		s.handle("GET /debug/pprof/trace", ScopeAdmin, http.HandlerFunc(pprof.Trace))
+	}
 	for _, rt := range o.Routes {
 		s.handle(rt.Pattern, rt.Scope, rt.Handler)
 	}
@@ -240,6 +270,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("serve: Options.MaxHeaderBytes: must not be negative (got %d)", o.MaxHeaderBytes)
 	case o.MaxPredictBodyBytes < 0 || o.MaxPredictBodyBytes > 64<<20:
 		return fmt.Errorf("serve: Options.MaxPredictBodyBytes: must be between 0 (default) and 64 MiB (got %d)", o.MaxPredictBodyBytes)
+	case o.RateLimit < 0 || o.RateBurst < 0:
+		return fmt.Errorf("serve: Options.RateLimit and RateBurst: must not be negative (got %v, %d)", o.RateLimit, o.RateBurst)
 	case o.MaxEventsBytes < 0:
 		return fmt.Errorf("serve: Options.MaxEventsBytes: must not be negative (got %d)", o.MaxEventsBytes)
 	case o.Registerer != nil && o.Gatherer == nil:
@@ -504,6 +536,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.mu.Unlock()
 		ln.Close()
 		return errors.New("serve: Serve called twice")
+	}
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
 	}
 	s.mu.serving, s.mu.ln = true, ln
 	s.setReadyLocked(true)
