@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,17 +100,66 @@ type Pair struct {
 var ErrNoModel = errors.New("continual: no model published yet")
 
 // ScorePurchase writes into dst[i] the probability that pairs[i]'s user
-// buys the item, by the champion model (or the named one) as last
-// published, with features as of the latest event time. It is safe for
-// concurrent use and does not block the trainer: each call borrows a
-// private copy of the published model.
+// buys the item, by the serving champion (see ScorePurchaseBy) or the
+// named live model, and returns the publication and the model's name.
 func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, dst []float64) (*Published, string, error) {
 	p := r.published.Load()
+	by, err := r.ScorePurchaseBy(ctx, model, pairs, dst)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, by.Model, nil
+}
+
+// Served says which model answered a scoring call.
+type Served struct {
+	Model string
+	// Version is the publication's version for a live model, or the
+	// registry version of a pinned one.
+	Version uint64
+	Pinned  bool
+}
+
+// serving is what answers unnamed scoring calls: the champion learner
+// (live, as last published) or a pinned older version. It is replaced,
+// never mutated, so a swap never shows a half-loaded model: a call in
+// flight finishes with the state it started with.
+type serving struct {
+	champion string // a learner name; "" means the first learner
+	pinned   *pinnedModel
+}
+
+type pinnedModel struct {
+	model   PublishedModel
+	version uint64
+	schema  *feature.Schema // the version's purchase schema stats (sparse learners)
+	scratch *sync.Pool
+}
+
+// ScorePurchaseBy writes into dst[i] the probability that pairs[i]'s user
+// buys the item, with features as of the latest event time, and says who
+// answered. With model "" the answer comes from the pinned version if one
+// is pinned (Pin), else from the champion learner (SetChampion; by
+// default the first learner) as last published; with a learner's name,
+// from that learner as last published. It is safe for concurrent use and
+// does not block the trainer: each call borrows a private copy of the
+// model.
+func (r *Runner) ScorePurchaseBy(ctx context.Context, model string, pairs []Pair, dst []float64) (Served, error) {
+	p := r.published.Load()
 	if p == nil || len(p.Models) == 0 {
-		return nil, "", ErrNoModel
+		return Served{}, ErrNoModel
 	}
 	if len(dst) < len(pairs) {
-		return nil, "", fmt.Errorf("continual: ScorePurchase: len(dst) = %d < %d pairs", len(dst), len(pairs))
+		return Served{}, fmt.Errorf("continual: ScorePurchase: len(dst) = %d < %d pairs", len(dst), len(pairs))
+	}
+	sv := r.serving.Load()
+	if model == "" && sv != nil && sv.pinned != nil {
+		pin := sv.pinned
+		err := scorePairs(ctx, p, &pin.model, pin.schema, pin.scratch, pairs, dst)
+		return Served{Model: pin.model.Name, Version: pin.version, Pinned: true}, err
+	}
+	if model == "" && sv != nil {
+		model = sv.champion
 	}
 	pm := &p.Models[0]
 	if model != "" {
@@ -120,9 +170,14 @@ func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, 
 			}
 		}
 		if pm == nil {
-			return nil, "", fmt.Errorf("%w %q", ErrUnknownModel, model)
+			return Served{}, fmt.Errorf("%w %q", ErrUnknownModel, model)
 		}
 	}
+	err := scorePairs(ctx, p, pm, p.schema, p.scratch, pairs, dst)
+	return Served{Model: pm.Name, Version: p.Version}, err
+}
+
+func scorePairs(ctx context.Context, p *Published, pm *PublishedModel, schema *feature.Schema, scratch *sync.Pool, pairs []Pair, dst []float64) error {
 	var scorer SparseScorer
 	var dense Model
 	if pm.scorer != nil {
@@ -130,7 +185,7 @@ func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, 
 	} else {
 		mi := pm.pool.Get()
 		if mi == nil {
-			return nil, "", fmt.Errorf("continual: model %q could not be restored", pm.Name)
+			return fmt.Errorf("continual: model %q could not be restored", pm.Name)
 		}
 		defer pm.pool.Put(mi)
 		switch m := mi.(type) {
@@ -143,12 +198,12 @@ func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, 
 	var x [feature.PurchaseDim]float32
 	var sc *sparseScratch
 	if scorer != nil {
-		sc = p.scratch.Get().(*sparseScratch)
-		defer p.scratch.Put(sc)
+		sc = scratch.Get().(*sparseScratch)
+		defer scratch.Put(sc)
 	}
 	for i, pr := range pairs {
 		if i%256 == 0 && ctx.Err() != nil {
-			return nil, "", ctx.Err()
+			return ctx.Err()
 		}
 		p.behaviour.Features(x[:], pr.UserID, pr.ItemID, p.Watermark)
 		if scorer == nil {
@@ -156,10 +211,103 @@ func (r *Runner) ScorePurchase(ctx context.Context, model string, pairs []Pair, 
 			continue
 		}
 		fillRow(&sc.row, pr.UserID, pr.ItemID, p.Watermark, x[:])
-		if err := p.schema.Transform(sc.ex, &sc.row); err != nil {
-			return nil, "", fmt.Errorf("continual: encode %q × %q: %w", pr.UserID, pr.ItemID, err)
+		if err := schema.Transform(sc.ex, &sc.row); err != nil {
+			return fmt.Errorf("continual: encode %q × %q: %w", pr.UserID, pr.ItemID, err)
 		}
 		dst[i] = scorer.Predict(sc.ex)
 	}
-	return p, pm.Name, nil
+	return nil
+}
+
+// Learners returns the learners' names, in order.
+func (r *Runner) Learners() []string {
+	out := make([]string, len(r.learners))
+	for i, l := range r.learners {
+		out[i] = l.Name
+	}
+	return out
+}
+
+// Champion returns the learner that answers unnamed scoring calls when
+// no version is pinned, and the pinned version (model, version) if any.
+func (r *Runner) Champion() (champion string, pinnedModel string, pinnedVersion uint64) {
+	champion = r.learners[0].Name
+	sv := r.serving.Load()
+	if sv == nil {
+		return champion, "", 0
+	}
+	if sv.champion != "" {
+		champion = sv.champion
+	}
+	if sv.pinned != nil {
+		return champion, sv.pinned.model.Name, sv.pinned.version
+	}
+	return champion, "", 0
+}
+
+// SetChampion makes learner name answer unnamed scoring calls (live, as
+// last published) and unpins any pinned version. It takes effect
+// atomically: calls in flight finish with the previous model.
+func (r *Runner) SetChampion(name string) error {
+	if !slices.Contains(r.Learners(), name) {
+		return fmt.Errorf("%w %q", ErrUnknownModel, name)
+	}
+	r.serving.Store(&serving{champion: name})
+	return nil
+}
+
+// Pin makes a saved version of learner name answer unnamed scoring calls:
+// set holds its tensors under "NAME." (and, for a sparse learner, the
+// purchase schema's under "purchase_schema."), as a checkpoint's models
+// section does. The version is restored and checked before the swap; on
+// error nothing changes. Features stay live (the latest behaviour).
+func (r *Runner) Pin(name string, version uint64, set *tensor.Set) error {
+	idx := slices.Index(r.Learners(), name)
+	if idx < 0 {
+		return fmt.Errorf("%w %q", ErrUnknownModel, name)
+	}
+	l := r.learners[idx]
+	pin := &pinnedModel{version: version, model: PublishedModel{Name: name}}
+	if l.NewSparse != nil {
+		schema, err := feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits)
+		if err != nil {
+			return err
+		}
+		if err := schema.LoadTensors(set, "purchase_schema."); err != nil {
+			return fmt.Errorf("continual: pin %s v%d: purchase schema: %w", name, version, err)
+		}
+		pin.schema = schema
+		pin.scratch = &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}
+	}
+	restore := func() (learn.Snapshotter, error) {
+		var m learn.Snapshotter
+		var err error
+		if l.New != nil {
+			m, err = l.New()
+		} else {
+			m, err = l.NewSparse(pin.schema)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := m.LoadTensors(set, name+"."); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	first, err := restore()
+	if err != nil {
+		return fmt.Errorf("continual: pin %s v%d: %w", name, version, err)
+	}
+	pin.model.pool = &sync.Pool{New: func() any {
+		m, err := restore()
+		if err != nil {
+			return nil // verified above; only a failed allocation gets here
+		}
+		return m
+	}}
+	pin.model.pool.Put(first)
+	champion, _, _ := r.Champion()
+	r.serving.Store(&serving{champion: champion, pinned: pin})
+	return nil
 }

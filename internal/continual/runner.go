@@ -109,6 +109,10 @@ type Config struct {
 	// WideBits is the purchase schema's wide hashing space, 2^WideBits
 	// buckets, for sparse learners (default 18).
 	WideBits int
+	// OnCheckpoint, if set, is called on the trainer goroutine after each
+	// full checkpoint (not after deltas): the engine registers model
+	// versions from it. It must not block for long.
+	OnCheckpoint func(CheckpointInfo)
 	// DeltaCheckpoints is the number of delta checkpoints written between
 	// full ones (default 9; negative: always full). A delta holds only
 	// the embedding rows written since the previous checkpoint, so a
@@ -243,6 +247,20 @@ type Runner struct {
 	done     chan struct{}
 
 	published atomic.Pointer[Published]
+	serving   atomic.Pointer[serving]
+	lastSet   *tensor.Set // the models of the last checkpoint written (trainer goroutine)
+}
+
+// CheckpointInfo describes a full checkpoint to Config.OnCheckpoint.
+type CheckpointInfo struct {
+	Offset    uint64    // log offset the models reflect
+	Watermark time.Time // latest event time seen
+	Stats     Stats
+	// Models holds every learner's tensors under "NAME." and the purchase
+	// schema's under "purchase_schema." (what Pin takes). It must not be
+	// modified.
+	Models  *tensor.Set
+	Metrics map[string]metric.Values // per learner, at this checkpoint
 }
 
 // Stats counts what the runner did. It is part of the checkpoint.
@@ -655,6 +673,14 @@ func (r *Runner) Checkpoint() error {
 			return fmt.Errorf("continual: checkpoint: %w", err)
 		}
 		r.deltas = 0
+		if r.cfg.OnCheckpoint != nil && r.lastSet != nil {
+			info := CheckpointInfo{Offset: r.offset, Watermark: r.watermark, Stats: r.stats, Models: r.lastSet,
+				Metrics: make(map[string]metric.Values, len(r.models))}
+			for _, m := range r.models {
+				info.Metrics[m.name] = m.metrics.Snapshot()
+			}
+			r.cfg.OnCheckpoint(info)
+		}
 	}
 	r.sinceCkpt = 0
 	r.stats.Checkpoints++
@@ -722,6 +748,7 @@ func (r *Runner) saveAs(delta bool) ([]section, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.lastSet = &ts
 	bb, err := r.behaviour.MarshalBinary()
 	if err != nil {
 		return nil, err

@@ -41,6 +41,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/learn/linear"
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
 	"github.com/perpetua-ml/perpetua/internal/recommend"
+	"github.com/perpetua-ml/perpetua/internal/registry"
 	"github.com/perpetua-ml/perpetua/internal/serve"
 	"github.com/perpetua-ml/perpetua/internal/supply"
 )
@@ -153,6 +154,7 @@ type Engine struct {
 	recommend *recommend.Service
 	supply    *supply.Service
 	follow    *follower
+	models    *models // the registry and what serves
 	registry  *prometheus.Registry
 
 	shutdownOnce sync.Once
@@ -245,7 +247,13 @@ func New(cfg Config) (*Engine, error) {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
 	e.ingest = in
+	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry"))
+	if err != nil {
+		return fail(fmt.Errorf("engine: %w", err))
+	}
+	e.models = &models{reg: reg, logger: logger}
 	e.runner, err = continual.New(lg, Learners(cfg.Hidden, cfg.Seed), continual.Config{
+		OnCheckpoint:       e.models.onCheckpoint,
 		Dir:                filepath.Join(cfg.DataDir, "checkpoints"),
 		Horizon:            time.Duration(cfg.Horizon),
 		Window:             cfg.Window,
@@ -257,6 +265,8 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return fail(err)
 	}
+	e.models.runner = e.runner
+	e.models.restore()
 	if err := e.runner.Register(e.registry); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
@@ -284,7 +294,7 @@ func New(cfg Config) (*Engine, error) {
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,
 		Pprof:      cfg.Pprof,
-		Routes:     serviceRoutes(in, e.recommend, e.supply, logger),
+		Routes:     append(serviceRoutes(in, e.recommend, e.supply, logger), e.models.routes(logger)...),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,

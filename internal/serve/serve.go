@@ -118,6 +118,9 @@ var ServiceRoutes = map[string]Scope{
 	"GET /v1/replenishment":    ScopePredict,
 	"POST /v1/risk/score":      ScopePredict,
 	"POST /v1/routes/optimize": ScopePredict,
+	"GET /v1/models":           ScopeAdmin,
+	"POST /v1/models/promote":  ScopeAdmin,
+	"POST /v1/models/rollback": ScopeAdmin,
 }
 
 // Route is one service endpoint.
