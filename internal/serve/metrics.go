@@ -16,8 +16,8 @@ const routeUnmatched = "unmatched"
 
 // httpMetrics are the perpetua_http_* series.
 type httpMetrics struct {
-	requests *prometheus.CounterVec   // route, code
-	duration *prometheus.HistogramVec // route
+	requests    *prometheus.CounterVec   // route, code
+	duration    *prometheus.HistogramVec // route
 	inFlight    prometheus.Gauge
 	ready       prometheus.Gauge
 	rateLimited prometheus.Counter
