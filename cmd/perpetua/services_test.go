@@ -120,3 +120,36 @@ func TestEvalForecast(t *testing.T) {
 		t.Errorf("sMAPE from the forecasts file %.6f; reported %.6f", got, rep.Metrics["smape"])
 	}
 }
+
+// TestModelsCLI lists, promotes and rolls back through a running server
+// (the real binary) as an operator would.
+func TestModelsCLI(t *testing.T) {
+	c := startServe(t, t.TempDir())
+	if code, body, err := postEvents(c.addr, batchBody(1, 200)); err != nil || code != 202 {
+		t.Fatalf("POST events: %d %s %v", code, body, err)
+	}
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"models", "list", "--target", c.addr}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out.Bytes(), []byte("champion mlp (live)")) {
+		t.Fatalf("models list:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"models", "promote", "--model", "deep", "--target", c.addr}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out.Bytes(), []byte("champion deep (live)")) {
+		t.Fatalf("models promote:\n%s", out.String())
+	}
+	if err := run(ctx, []string{"models", "promote", "--model", "nope", "--target", c.addr}, io.Discard, io.Discard); err == nil {
+		t.Fatal("promote of an unknown learner: no error")
+	}
+	if err := run(ctx, []string{"models", "rollback", "--target", c.addr}, io.Discard, io.Discard); err == nil {
+		t.Fatal("rollback with nothing to roll back to: no error")
+	}
+	if err := run(ctx, []string{"models", "frobnicate"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown subcommand: no error")
+	}
+}
