@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/feature"
@@ -127,6 +130,31 @@ type Served struct {
 type serving struct {
 	champion string // a learner name; "" means the first learner
 	pinned   *pinnedModel
+	traffic  Traffic
+}
+
+// Traffic sends part of the unnamed scoring calls to a challenger: a
+// canary serves a share of them, a shadow scores every one of them
+// without serving (its answers are compared with the served ones and
+// counted in ShadowStats). Both are live learners.
+type Traffic struct {
+	Canary      string  `json:"canary,omitempty"`
+	CanaryShare float64 `json:"canary_share,omitempty"` // in [0, 1]
+	Shadow      string  `json:"shadow,omitempty"`
+}
+
+// ShadowStats compares the shadow's answers with the served ones.
+type ShadowStats struct {
+	Learner string  `json:"learner"`
+	Pairs   uint64  `json:"pairs"`
+	MeanAbs float64 `json:"mean_abs_difference"` // mean |p_shadow − p_served|
+	Canary  uint64  `json:"canary_calls"`        // calls the canary answered
+}
+
+// shadowCounters accumulate ShadowStats (atomics: scoring calls race).
+type shadowCounters struct {
+	pairs, canary atomic.Uint64
+	absMicro      atomic.Uint64 // Σ |diff| in millionths
 }
 
 type pinnedModel struct {
@@ -153,6 +181,14 @@ func (r *Runner) ScorePurchaseBy(ctx context.Context, model string, pairs []Pair
 		return Served{}, fmt.Errorf("continual: ScorePurchase: len(dst) = %d < %d pairs", len(dst), len(pairs))
 	}
 	sv := r.serving.Load()
+	unnamed := model == ""
+	if unnamed && sv != nil && sv.traffic.Canary != "" && sv.traffic.CanaryShare > 0 && rand.Float64() < sv.traffic.CanaryShare {
+		model = sv.traffic.Canary
+		r.shadow.canary.Add(1)
+	}
+	if unnamed && sv != nil && sv.traffic.Shadow != "" {
+		defer r.scoreShadow(ctx, p, sv.traffic.Shadow, pairs, dst)
+	}
 	if model == "" && sv != nil && sv.pinned != nil {
 		pin := sv.pinned
 		err := scorePairs(ctx, p, &pin.model, pin.schema, pin.scratch, pairs, dst)
@@ -175,6 +211,69 @@ func (r *Runner) ScorePurchaseBy(ctx context.Context, model string, pairs []Pair
 	}
 	err := scorePairs(ctx, p, pm, p.schema, p.scratch, pairs, dst)
 	return Served{Model: pm.Name, Version: p.Version}, err
+}
+
+// scoreShadow scores pairs with the shadow learner and counts how far
+// its answers are from the served ones in served.
+func (r *Runner) scoreShadow(ctx context.Context, p *Published, name string, pairs []Pair, served []float64) {
+	for i := range p.Models {
+		if p.Models[i].Name != name {
+			continue
+		}
+		buf := shadowBufs.Get().(*[]float64)
+		if cap(*buf) < len(pairs) {
+			*buf = make([]float64, len(pairs))
+		}
+		out := (*buf)[:len(pairs)]
+		if scorePairs(ctx, p, &p.Models[i], p.schema, p.scratch, pairs, out) == nil {
+			var sum float64
+			for k := range out {
+				sum += math.Abs(out[k] - served[k])
+			}
+			r.shadow.pairs.Add(uint64(len(pairs)))
+			r.shadow.absMicro.Add(uint64(sum * 1e6))
+		}
+		shadowBufs.Put(buf)
+		return
+	}
+}
+
+var shadowBufs = sync.Pool{New: func() any { return new([]float64) }}
+
+// SetTraffic sets the canary and the shadow (names of live learners; ""
+// for none) and resets ShadowStats. It takes effect atomically.
+func (r *Runner) SetTraffic(t Traffic) error {
+	for _, n := range []string{t.Canary, t.Shadow} {
+		if n != "" && !slices.Contains(r.Learners(), n) {
+			return fmt.Errorf("%w %q", ErrUnknownModel, n)
+		}
+	}
+	if !(t.CanaryShare >= 0 && t.CanaryShare <= 1) {
+		return fmt.Errorf("continual: canary share %v: want a fraction in [0, 1]", t.CanaryShare)
+	}
+	champion, _, _ := r.Champion()
+	var pin *pinnedModel
+	if sv := r.serving.Load(); sv != nil {
+		pin = sv.pinned
+	}
+	r.shadow.pairs.Store(0)
+	r.shadow.absMicro.Store(0)
+	r.shadow.canary.Store(0)
+	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
+	return nil
+}
+
+// Traffic returns the canary and shadow settings and the shadow's stats.
+func (r *Runner) Traffic() (Traffic, ShadowStats) {
+	var t Traffic
+	if sv := r.serving.Load(); sv != nil {
+		t = sv.traffic
+	}
+	st := ShadowStats{Learner: t.Shadow, Pairs: r.shadow.pairs.Load(), Canary: r.shadow.canary.Load()}
+	if st.Pairs > 0 {
+		st.MeanAbs = float64(r.shadow.absMicro.Load()) / 1e6 / float64(st.Pairs)
+	}
+	return t, st
 }
 
 func scorePairs(ctx context.Context, p *Published, pm *PublishedModel, schema *feature.Schema, scratch *sync.Pool, pairs []Pair, dst []float64) error {
@@ -252,7 +351,11 @@ func (r *Runner) SetChampion(name string) error {
 	if !slices.Contains(r.Learners(), name) {
 		return fmt.Errorf("%w %q", ErrUnknownModel, name)
 	}
-	r.serving.Store(&serving{champion: name})
+	var t Traffic
+	if sv := r.serving.Load(); sv != nil {
+		t = sv.traffic
+	}
+	r.serving.Store(&serving{champion: name, traffic: t})
 	return nil
 }
 
@@ -308,6 +411,10 @@ func (r *Runner) Pin(name string, version uint64, set *tensor.Set) error {
 	}}
 	pin.model.pool.Put(first)
 	champion, _, _ := r.Champion()
-	r.serving.Store(&serving{champion: champion, pinned: pin})
+	var t Traffic
+	if sv := r.serving.Load(); sv != nil {
+		t = sv.traffic
+	}
+	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
 	return nil
 }

@@ -248,6 +248,7 @@ type Runner struct {
 
 	published atomic.Pointer[Published]
 	serving   atomic.Pointer[serving]
+	shadow    shadowCounters
 	lastSet   *tensor.Set // the models of the last checkpoint written (trainer goroutine)
 }
 

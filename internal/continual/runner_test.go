@@ -387,3 +387,40 @@ func TestChampionAndPin(t *testing.T) {
 		t.Fatalf("after SetChampion(mlp): %+v; want the live mlp", by)
 	}
 }
+
+func TestCanaryAndShadow(t *testing.T) {
+	lg := simLog(t, 1500, 23)
+	r, _ := New(lg, testLearners(), Config{})
+	drain(t, r)
+	r.publish()
+	ctx := context.Background()
+	pairs := []Pair{{"u1", "i1"}, {"u2", "i3"}}
+	dst := make([]float64, 2)
+	if err := r.SetTraffic(Traffic{Canary: "deep", CanaryShare: 1, Shadow: "logistic"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if by, err := r.ScorePurchaseBy(ctx, "", pairs, dst); err != nil || by.Model != "deep" {
+			t.Fatalf("canary share 1: served by %+v, %v", by, err)
+		}
+	}
+	// A named call is never diverted nor shadowed.
+	if by, _ := r.ScorePurchaseBy(ctx, "mlp", pairs, dst); by.Model != "mlp" {
+		t.Fatalf("named call served by %s", by.Model)
+	}
+	tr, st := r.Traffic()
+	if tr.Canary != "deep" || st.Canary != 10 || st.Pairs != 20 || !(st.MeanAbs > 0 && st.MeanAbs < 1) {
+		t.Fatalf("traffic %+v, stats %+v; want 10 canary calls and 20 shadowed pairs", tr, st)
+	}
+	if err := r.SetTraffic(Traffic{Canary: "deep", CanaryShare: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if by, _ := r.ScorePurchaseBy(ctx, "", pairs, dst); by.Model != "mlp" {
+		t.Fatalf("canary share 0: served by %s", by.Model)
+	}
+	for _, bad := range []Traffic{{Canary: "nope", CanaryShare: 0.5}, {Shadow: "nope"}, {Canary: "deep", CanaryShare: 1.5}} {
+		if err := r.SetTraffic(bad); err == nil {
+			t.Errorf("SetTraffic(%+v): no error", bad)
+		}
+	}
+}

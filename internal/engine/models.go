@@ -66,6 +66,8 @@ type modelsReply struct {
 	History  []registry.Ref           `json:"history,omitempty"` // earlier champions, most recent last
 	Learners []string                 `json:"learners"`
 	Live     map[string]metric.Values `json:"live_metrics,omitempty"` // the live learners' metrics
+	Traffic  continual.Traffic        `json:"traffic"`
+	Shadow   continual.ShadowStats    `json:"shadow"`
 	Versions []registry.Manifest      `json:"versions"`
 }
 
@@ -93,6 +95,7 @@ func (m *models) reply() (modelsReply, error) {
 			r.Live[pm.Name] = pm.Metrics
 		}
 	}
+	r.Traffic, r.Shadow = m.runner.Traffic()
 	if r.Versions == nil {
 		r.Versions = []registry.Manifest{}
 	}
@@ -114,6 +117,16 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 				if _, err := m.reg.Promote(purchaseTask, ref); err != nil {
 					m.undo(prev)
 					return modelsReply{}, modelsError(err)
+				}
+				return m.reply()
+			})},
+		{Pattern: "POST /v1/models/traffic", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
+			func(_ context.Context, t *continual.Traffic) (modelsReply, error) {
+				if err := m.runner.SetTraffic(*t); err != nil {
+					if errors.Is(err, continual.ErrUnknownModel) {
+						return modelsReply{}, serve.NotFound(err)
+					}
+					return modelsReply{}, serve.BadRequest(err)
 				}
 				return m.reply()
 			})},

@@ -161,6 +161,21 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	if c, _, _ := e.Runner().Champion(); c != "deep" {
 		t.Fatalf("champion after a refused promotion = %s; want deep", c)
 	}
+	// Canary and shadow.
+	if code, _ := admin("POST", "/v1/models/traffic", `{"canary":"nope","canary_share":0.1}`); code != 404 {
+		t.Fatalf("traffic with an unknown canary = %d; want 404", code)
+	}
+	if code, r := admin("POST", "/v1/models/traffic", `{"shadow":"logistic"}`); code != 200 || r.Traffic.Shadow != "logistic" {
+		t.Fatalf("traffic = %d %+v", code, r.Traffic)
+	}
+	resp, err := http.Post(base+"/v1/predict/purchase", "application/json", bytes.NewBufferString(`{"pairs":[{"user_id":"u1","item_id":"i1"},{"user_id":"u2","item_id":"i2"}]}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("predict with a shadow: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, r := admin("GET", "/v1/models", ""); r.Shadow.Pairs != 2 {
+		t.Fatalf("shadow stats %+v; want 2 pairs", r.Shadow)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

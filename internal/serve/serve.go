@@ -121,6 +121,7 @@ var ServiceRoutes = map[string]Scope{
 	"GET /v1/models":           ScopeAdmin,
 	"POST /v1/models/promote":  ScopeAdmin,
 	"POST /v1/models/rollback": ScopeAdmin,
+	"POST /v1/models/traffic":  ScopeAdmin,
 }
 
 // Route is one service endpoint.
