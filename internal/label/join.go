@@ -7,10 +7,17 @@
 // of prequential evaluation: the prediction is made when the example is
 // added, scored and learned from only when its label is known.
 //
-// Invariants: the order in which examples leave the Join depends only on
-// the sequence of calls, never on map iteration order, so replaying a log
-// gives identical results. A Join is not safe for concurrent use; it
-// belongs to its trainer goroutine.
+// Pending is the same idea keyed by the judged event's id, for outcomes
+// that arrive as explicit label events (fraud chargebacks): an example
+// leaves when its label arrives (any value) or, as genuine, once its
+// maturity delay has passed; labels twice, for unknown ids or dated
+// before their event are refused with sentinel errors, and a label dated
+// after the clock is never handed out before the clock reaches it.
+//
+// Invariants: the order in which examples leave a Join or a Pending
+// depends only on the sequence of calls, never on map iteration order, so
+// replaying a log gives identical results. Neither is safe for concurrent
+// use; each belongs to its trainer goroutine.
 package label
 
 import (
