@@ -32,6 +32,7 @@ Usage:
   perpetua bench [ingest] [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
   perpetua bench purchase [--examples N] [--vocab N] [--hidden 64,32] [--json]
   perpetua eval purchase --data FILE [--format criteo|csv] [--model deep|deepfm|wide] [--predictions OUT.csv] [--json]
+  perpetua eval risk --data DIR_OR_FILE [--delay 7d] [--model arf|hat|logistic|ensemble] [--predictions OUT.csv] [--json]
   perpetua eval forecast --data DIR [--format m4|series] [--horizon H] [--forecasts OUT.csv] [--json]
   perpetua ope --logs FILE.csv --policy P [--estimators all] [--json]
   perpetua loadtest --target http://127.0.0.1:PORT [--endpoints ingest,predict,recommend,feedback,forecast] [--duration 5s] [--json]

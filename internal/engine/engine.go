@@ -42,6 +42,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/learn/mlp"
 	"github.com/perpetua-ml/perpetua/internal/recommend"
 	"github.com/perpetua-ml/perpetua/internal/registry"
+	"github.com/perpetua-ml/perpetua/internal/risk"
 	"github.com/perpetua-ml/perpetua/internal/serve"
 	"github.com/perpetua-ml/perpetua/internal/supply"
 )
@@ -153,6 +154,7 @@ type Engine struct {
 	// The shop-facing services, fed from the log by follow.
 	recommend *recommend.Service
 	supply    *supply.Service
+	risk      *risk.Service
 	follow    *follower
 	models    *models // the registry and what serves
 	registry  *prometheus.Registry
@@ -279,8 +281,11 @@ func New(cfg Config) (*Engine, error) {
 	if e.supply, err = supply.NewService(supply.ServiceConfig{}); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
+	if e.risk, err = risk.New(risk.Config{}); err != nil {
+		return fail(fmt.Errorf("engine: %w", err))
+	}
 	e.follow = &follower{log: lg, logger: logger,
-		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}}}
+		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}}}
 	var tlsCfg *tls.Config
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -294,7 +299,7 @@ func New(cfg Config) (*Engine, error) {
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,
 		Pprof:      cfg.Pprof,
-		Routes:     append(serviceRoutes(in, e.recommend, e.supply, logger), e.models.routes(logger)...),
+		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, logger), e.models.routes(logger)...),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,

@@ -15,6 +15,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
 	"github.com/perpetua-ml/perpetua/internal/ingest"
 	"github.com/perpetua-ml/perpetua/internal/recommend"
+	"github.com/perpetua-ml/perpetua/internal/risk"
 	"github.com/perpetua-ml/perpetua/internal/serve"
 	"github.com/perpetua-ml/perpetua/internal/supply"
 )
@@ -83,6 +84,20 @@ type supplyObserver struct{ s *supply.Service }
 
 func (o supplyObserver) observe(e *event.Event) error { return o.s.Apply(e) }
 
+// riskObserver scores transactions from the log (remembering them for
+// their labels) and learns from label events. A transaction scored
+// through POST /v1/risk/score is in the log too; its replay is refused
+// as a duplicate (already scored), except after a restart, when it
+// rebuilds the pending state.
+type riskObserver struct{ s *risk.Service }
+
+func (o riskObserver) observe(e *event.Event) error {
+	if e.Type != event.TypeTransaction && e.Type != event.TypeLabel {
+		return nil
+	}
+	return o.s.Consume(*e)
+}
+
 // purchaseScorer ranks recommendation candidates by the published
 // purchase model's P(user buys item), plus the online click model that
 // learns from feedback (which alone ranks until a model is published).
@@ -121,8 +136,25 @@ func (p *purchaseScorer) Learn(features []float32, position int, reward float64)
 }
 
 // serviceRoutes builds the HTTP endpoints of the shop-facing services.
-func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Service, logger *slog.Logger) []serve.Route {
+func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Service, rsk *risk.Service, logger *slog.Logger) []serve.Route {
 	return []serve.Route{
+		{Pattern: "POST /v1/risk/score", Scope: serve.ScopePredict, Handler: serve.JSON(0, logger,
+			func(ctx context.Context, tx *risk.Transaction) (risk.Result, error) {
+				res, err := rsk.Score(*tx)
+				if err != nil {
+					return risk.Result{}, riskError(err)
+				}
+				// The scored transaction goes into the log, so that a restart
+				// rebuilds what waits for its label (the id makes a retry a
+				// duplicate, not a second transaction).
+				ev := event.Event{ID: "risk-" + tx.TransactionID, Type: event.TypeTransaction, Timestamp: tx.Timestamp,
+					TransactionID: tx.TransactionID, CustomerID: tx.CustomerID, TerminalID: tx.TerminalID,
+					Amount: tx.Amount, Currency: tx.Currency}
+				if _, _, err := in.Append(ctx, []event.Event{ev}); err != nil {
+					return risk.Result{}, ingestError(err)
+				}
+				return res, nil
+			})},
 		{Pattern: "POST /v1/recommend", Scope: serve.ScopePredict, Handler: serve.JSON(0, logger,
 			func(ctx context.Context, req *recommend.Request) (*recommend.Response, error) {
 				resp, err := rec.Recommend(req)
@@ -194,6 +226,19 @@ func recommendError(err error) error {
 		return &serve.Error{Code: 422, Err: err}
 	case errors.Is(err, recommend.ErrNoCandidates):
 		return serve.Unavailable(err)
+	}
+	return err
+}
+
+func riskError(err error) error {
+	var fe *risk.FieldError
+	switch {
+	case errors.As(err, &fe), errors.Is(err, risk.ErrUnsupported):
+		return serve.BadRequest(err)
+	case errors.Is(err, risk.ErrDuplicate):
+		return serve.Conflict(err)
+	case errors.Is(err, risk.ErrOutOfOrder), errors.Is(err, risk.ErrUnknownTransaction):
+		return &serve.Error{Code: 422, Err: err}
 	}
 	return err
 }

@@ -172,3 +172,61 @@ func TestServicesOverHTTP(t *testing.T) {
 		t.Errorf("replenishment = %d %s", code, body)
 	}
 }
+
+// TestRiskOverHTTP scores transactions through the API, checks the
+// answers and bad input, and that scored transactions are in the log.
+func TestRiskOverHTTP(t *testing.T) {
+	e, base := startEngine(t)
+	tx := func(id string, amount float64, cur string) string {
+		return fmt.Sprintf(`{"transaction_id":%q,"customer_id":"c1","terminal_id":"t1","amount":%v,"currency":%q,"timestamp":"2026-03-01T10:00:00Z"}`, id, amount, cur)
+	}
+	code, body := call(t, "POST", base+"/v1/risk/score", tx("tx1", 42.5, "EUR"))
+	if code != 200 {
+		t.Fatalf("score = %d %s", code, body)
+	}
+	var res struct {
+		TransactionID string  `json:"transaction_id"`
+		Score         float64 `json:"score"`
+		Decision      string  `json:"decision"`
+		ModelVersion  string  `json:"model_version"`
+		Reasons       []struct {
+			Feature, Text string
+		} `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil || res.TransactionID != "tx1" || !(res.Score >= 0 && res.Score <= 1) ||
+		res.Decision == "" || res.ModelVersion == "" {
+		t.Fatalf("score body %s (%v)", body, err)
+	}
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{tx("tx1", 42.5, "EUR"), 409},      // scored twice
+		{tx("tx2", -1, "EUR"), 400},        // negative amount
+		{tx("tx3", 10, "XXX"), 400},        // unknown currency
+		{`{"transaction_id":"tx4"}`, 400},  // missing fields
+		{tx("tx5", 10, "EUR") + "{}", 400}, // trailing data
+	} {
+		if code, body := call(t, "POST", base+"/v1/risk/score", tc.body); code != tc.code {
+			t.Errorf("score %s = %d %s; want %d", tc.body, code, body, tc.code)
+		}
+	}
+	// The label arrives through the event log.
+	lbl := `{"id":"l1","type":"label","timestamp":"2026-03-02T10:00:00Z","target_id":"tx1","kind":"fraud","value":1}` + "\n"
+	if code, body := call(t, "POST", base+"/v1/events", lbl); code != 202 {
+		t.Fatalf("label = %d %s", code, body)
+	}
+	rd, err := e.Log().NewReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	r, err := rd.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := event.Decode(r.Data)
+	if ev.Type != event.TypeTransaction || ev.TransactionID != "tx1" || ev.Amount != 42.5 {
+		t.Fatalf("first logged event %+v; want the scored transaction", ev)
+	}
+}
