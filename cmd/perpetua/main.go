@@ -26,7 +26,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 const topUsage = `perpetua: a continual-learning engine for e-commerce
 
 Usage:
-  perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY]
+  perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY] [--log nats://HOST:4222]
   perpetua demo  [--days N] [--seed S] [--data-dir DIR]
   perpetua eval classify --data FILE.csv --target COLUMN [--model M] [--predictions OUT.csv] [--json]
   perpetua bench [ingest] [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]

@@ -19,6 +19,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", "", "data directory for the log and checkpoints (default ./data)")
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080); beyond loopback needs PERPETUA_API_KEYS")
 	sync := fs.String("sync", "", "log fsync policy: always (default), interval, never")
+	logURL := fs.String("log", "", "event log: empty for the embedded segment log, or nats://host:4222[,…][?stream=&replicas=3] (docs/nats.md)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +50,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *sync != "" {
 		cfg.Sync = *sync
+	}
+	if *logURL != "" {
+		cfg.Log = *logURL
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

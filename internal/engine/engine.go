@@ -35,6 +35,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/continual"
 	"github.com/perpetua-ml/perpetua/internal/embed"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
+	"github.com/perpetua-ml/perpetua/internal/eventlog/natslog"
 	"github.com/perpetua-ml/perpetua/internal/feature"
 	"github.com/perpetua-ml/perpetua/internal/ingest"
 	"github.com/perpetua-ml/perpetua/internal/learn/deep"
@@ -57,6 +58,11 @@ type Config struct {
 	Addr string `json:"addr"`
 	// Sync is the log fsync policy: "always" (default), "interval", "never".
 	Sync string `json:"sync"`
+	// Log selects the event log: "" for the embedded segment log in
+	// DataDir/log, or a NATS JetStream URL (see docs/nats.md):
+	// "nats://host:4222[,host2:4222]?stream=…&replicas=3", or
+	// "nats+embedded:///DIR" for an in-process server storing in DIR.
+	Log string `json:"log"`
 	// Keys are API keys in the PERPETUA_API_KEYS format
 	// ("secret:ingest+predict,secret2:admin"); they are added to those
 	// from the environment.
@@ -146,7 +152,8 @@ func (c *Config) Validate() error {
 type Engine struct {
 	cfg    Config
 	logger *slog.Logger
-	log    *eventlog.SegmentLog
+	log    eventlog.Log
+	seg    *eventlog.SegmentLog // the embedded log, or nil on NATS
 	ingest *ingest.Ingester
 	runner *continual.Runner
 	server *serve.Server
@@ -231,14 +238,30 @@ func New(cfg Config) (*Engine, error) {
 	case "never":
 		sync = eventlog.SyncNever
 	}
-	lg, err := eventlog.Open(filepath.Join(cfg.DataDir, "log"), eventlog.Options{Sync: sync})
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+	var lg eventlog.Log
+	var seg *eventlog.SegmentLog
+	if cfg.Log == "" {
+		if seg, err = eventlog.Open(filepath.Join(cfg.DataDir, "log"), eventlog.Options{Sync: sync}); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		if rec := seg.Recovery(); rec.TruncatedBytes > 0 {
+			logger.Warn("log recovery cut a torn tail", "bytes", rec.TruncatedBytes, "end", rec.End)
+		}
+		lg = seg
+	} else {
+		opts, err := natslog.ParseURL(cfg.Log)
+		if err != nil {
+			return nil, fmt.Errorf("engine: log: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		nl, err := natslog.Open(ctx, opts)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("engine: log: %w", err)
+		}
+		lg = nl
 	}
-	if rec := lg.Recovery(); rec.TruncatedBytes > 0 {
-		logger.Warn("log recovery cut a torn tail", "bytes", rec.TruncatedBytes, "end", rec.End)
-	}
-	e := &Engine{cfg: cfg, logger: logger, log: lg, registry: prometheus.NewRegistry()}
+	e := &Engine{cfg: cfg, logger: logger, log: lg, seg: seg, registry: prometheus.NewRegistry()}
 	fail := func(err error) (*Engine, error) {
 		lg.Close()
 		return nil, err
@@ -272,7 +295,9 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.runner.Register(e.registry); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
-	e.registry.MustRegister(newLogCollector(lg))
+	if seg != nil {
+		e.registry.MustRegister(newLogCollector(seg))
+	}
 	e.recommend, err = recommend.New(recommend.Config{Seed: cfg.Seed},
 		&purchaseScorer{runner: e.runner, online: recommend.NewOnlineScorer()})
 	if err != nil {
@@ -322,7 +347,7 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Runner() *continual.Runner { return e.runner }
 
 // Log returns the event log.
-func (e *Engine) Log() *eventlog.SegmentLog { return e.log }
+func (e *Engine) Log() eventlog.Log { return e.log }
 
 // Ready reports whether the engine serves traffic.
 func (e *Engine) Ready() bool { return e.server.Ready() }

@@ -97,3 +97,53 @@ func TestRunShutdown(t *testing.T) {
 		t.Fatalf("second run stopped at offset %d; want 3 (resumed from the checkpoint at 2)", off)
 	}
 }
+
+// TestRunOnNATS runs the engine on an embedded NATS JetStream log: events
+// go in, are learned, and a second engine on the same store resumes from
+// the checkpoint.
+func TestRunOnNATS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, Addr: "127.0.0.1:0", Log: "nats+embedded://" + filepath.Join(dir, "nats")}
+	run := func(body string) uint64 {
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx, ln) }()
+		for i := 0; !e.Ready(); i++ {
+			if i > 1000 {
+				t.Fatal("not ready after 10s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		resp, err := http.Post("http://"+ln.Addr().String()+"/v1/events", "application/x-ndjson", bytes.NewBufferString(body))
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		return e.Runner().Offset()
+	}
+	if off := run(`{"id":"a","type":"view","timestamp":"2026-01-01T00:00:00Z","user_id":"u","item_id":"i"}
+{"id":"b","type":"purchase","timestamp":"2026-01-01T00:01:00Z","user_id":"u","item_id":"i"}
+`); off != 2 {
+		t.Fatalf("first run on NATS stopped at %d; want 2", off)
+	}
+	if off := run(`{"id":"c","type":"view","timestamp":"2026-01-01T00:02:00Z","user_id":"u","item_id":"j"}
+{"id":"a","type":"view","timestamp":"2026-01-01T00:00:00Z","user_id":"u","item_id":"i"}
+`); off != 3 {
+		t.Fatalf("second run on NATS stopped at %d; want 3 (resumed, and the repeated id deduplicated)", off)
+	}
+	if _, err := New(Config{DataDir: dir, Log: "nats://[bad"}); err == nil {
+		t.Fatal("a malformed NATS URL: no error")
+	}
+}
