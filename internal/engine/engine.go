@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/perpetua-ml/perpetua/internal/continual"
+	"github.com/perpetua-ml/perpetua/internal/dashboard"
 	"github.com/perpetua-ml/perpetua/internal/embed"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
 	"github.com/perpetua-ml/perpetua/internal/eventlog/natslog"
@@ -164,6 +166,10 @@ type Engine struct {
 	risk      *risk.Service
 	follow    *follower
 	models    *models // the registry and what serves
+	board     *board
+	dash      *dashboard.Recorder
+	dashStop  context.CancelFunc // ends the dashboard's sampling and its event streams
+	dashDone  chan struct{}      // closed when the recorder has stopped
 	registry  *prometheus.Registry
 
 	shutdownOnce sync.Once
@@ -309,8 +315,13 @@ func New(cfg Config) (*Engine, error) {
 	if e.risk, err = risk.New(risk.Config{}); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
+	e.board = newBoard()
+	e.models.onSwap = e.board.mark
 	e.follow = &follower{log: lg, logger: logger,
-		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}}}
+		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}, boardObserver{e.board}}}
+	e.dash = dashboard.NewRecorder(e, dashboard.Options{})
+	e.dashDone = make(chan struct{})
+	dashRoute := serve.Route{Pattern: "GET /dashboard/", Handler: http.StripPrefix("/dashboard", e.dash)}
 	var tlsCfg *tls.Config
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -324,7 +335,7 @@ func New(cfg Config) (*Engine, error) {
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,
 		Pprof:      cfg.Pprof,
-		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, logger), e.models.routes(logger)...),
+		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, e.board.scored, logger), append(e.models.routes(logger), dashRoute)...),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,
@@ -334,7 +345,7 @@ func New(cfg Config) (*Engine, error) {
 		Gatherer:   e.registry,
 		Logger:     logger,
 		BeforeHTTPStop: []func(context.Context) error{
-			e.stopIngest, e.stopRunner,
+			e.stopIngest, e.stopRunner, e.stopDashboard,
 		},
 	})
 	if err != nil {
@@ -379,6 +390,12 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return e.runner.Run(runCtx) })
 	g.Go(func() error { return e.follow.run(gctx) })
+	dashCtx, dashStop := context.WithCancel(gctx)
+	e.dashStop = dashStop
+	g.Go(func() error {
+		defer close(e.dashDone)
+		return e.runDashboard(dashCtx)
+	})
 	// Serve (and so become ready) only once the loop has begun, so that a
 	// shutdown, which asks the loop to drain, always finds it running.
 	select {
@@ -425,6 +442,21 @@ func (e *Engine) stopIngest(ctx context.Context) error {
 
 func (e *Engine) stopRunner(ctx context.Context) error {
 	return e.runner.Stop(ctx)
+}
+
+// stopDashboard ends the dashboard's live streams before HTTP stops (an
+// open stream would hold the HTTP shutdown).
+func (e *Engine) stopDashboard(ctx context.Context) error {
+	if e.dashStop == nil {
+		return nil
+	}
+	e.dashStop()
+	select {
+	case <-e.dashDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // pairBufs recycles the per-request conversion of serve.Pair to

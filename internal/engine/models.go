@@ -22,6 +22,7 @@ type models struct {
 	reg    *registry.Registry
 	runner *continual.Runner
 	logger *slog.Logger
+	onSwap func(kind, learner, detail string) // told of each promotion and rollback (may be nil)
 }
 
 // onCheckpoint registers a version (trainer goroutine). A failure is
@@ -118,6 +119,7 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 					m.undo(prev)
 					return modelsReply{}, modelsError(err)
 				}
+				m.swapped("promote", ref)
 				return m.reply()
 			})},
 		{Pattern: "POST /v1/models/traffic", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
@@ -143,9 +145,21 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 					m.undo(st.Champion)
 					return modelsReply{}, modelsError(err)
 				}
+				m.swapped("rollback", st.History[len(st.History)-1])
 				return m.reply()
 			})},
 	}
+}
+
+func (m *models) swapped(kind string, ref registry.Ref) {
+	if m.onSwap == nil {
+		return
+	}
+	detail := ref.Learner + " live"
+	if ref.Version > 0 {
+		detail = fmt.Sprintf("%s v%d", ref.Learner, ref.Version)
+	}
+	m.onSwap(kind, ref.Learner, detail)
 }
 
 // undo puts the previous champion back after a failed persist.

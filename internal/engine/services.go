@@ -136,7 +136,8 @@ func (p *purchaseScorer) Learn(features []float32, position int, reward float64)
 }
 
 // serviceRoutes builds the HTTP endpoints of the shop-facing services.
-func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Service, rsk *risk.Service, logger *slog.Logger) []serve.Route {
+func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Service, rsk *risk.Service,
+	onScored func(*risk.Transaction, *risk.Result), logger *slog.Logger) []serve.Route {
 	return []serve.Route{
 		{Pattern: "POST /v1/risk/score", Scope: serve.ScopePredict, Handler: serve.JSON(0, logger,
 			func(ctx context.Context, tx *risk.Transaction) (risk.Result, error) {
@@ -153,6 +154,7 @@ func serviceRoutes(in *ingest.Ingester, rec *recommend.Service, sup *supply.Serv
 				if _, _, err := in.Append(ctx, []event.Event{ev}); err != nil {
 					return risk.Result{}, ingestError(err)
 				}
+				onScored(tx, &res)
 				return res, nil
 			})},
 		{Pattern: "POST /v1/recommend", Scope: serve.ScopePredict, Handler: serve.JSON(0, logger,

@@ -230,3 +230,59 @@ func TestRiskOverHTTP(t *testing.T) {
 		t.Fatalf("first logged event %+v; want the scored transaction", ev)
 	}
 }
+
+// TestDashboardMounted checks the engine serves the dashboard and its
+// state with the engine's learners, and shuts down with a stream open.
+func TestDashboardMounted(t *testing.T) {
+	_, base := startEngine(t)
+	resp, err := http.Get(base + "/dashboard/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") || !bytes.Contains(page, []byte("<html")) {
+		t.Fatalf("GET /dashboard/ = %d, CSP %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), len(page))
+	}
+	var state struct {
+		Latest struct {
+			Models []struct {
+				Name     string `json:"name"`
+				Champion bool   `json:"champion"`
+			} `json:"models"`
+		} `json:"latest"`
+	}
+	for i := 0; ; i++ {
+		code, body := call(t, "GET", base+"/dashboard/api/state", "")
+		if code != 200 {
+			t.Fatalf("state = %d %s", code, body)
+		}
+		if err := json.Unmarshal([]byte(body), &state); err != nil {
+			t.Fatal(err)
+		}
+		if len(state.Latest.Models) > 0 || i > 300 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	champions := 0
+	for _, m := range state.Latest.Models {
+		if m.Champion {
+			champions++
+			if m.Name != "mlp" {
+				t.Errorf("champion %q; want mlp", m.Name)
+			}
+		}
+	}
+	if champions != 1 {
+		t.Fatalf("%d champions in %+v; want 1", champions, state.Latest.Models)
+	}
+	// An open event stream must not hold the shutdown (the cleanup of
+	// startEngine fails the test if Run errs or hangs).
+	req, _ := http.NewRequest("GET", base+"/dashboard/api/events", nil)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { io.Copy(io.Discard, stream.Body); stream.Body.Close() }()
+}

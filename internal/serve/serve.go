@@ -122,6 +122,7 @@ var ServiceRoutes = map[string]Scope{
 	"POST /v1/models/promote":  ScopeAdmin,
 	"POST /v1/models/rollback": ScopeAdmin,
 	"POST /v1/models/traffic":  ScopeAdmin,
+	"GET /dashboard/":          "",
 }
 
 // Route is one service endpoint.

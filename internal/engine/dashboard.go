@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/perpetua-ml/perpetua/internal/dashboard"
+	"github.com/perpetua-ml/perpetua/internal/event"
+	"github.com/perpetua-ml/perpetua/internal/risk"
+)
+
+// board collects, for the dashboard, what the services see that their
+// packages do not keep: the review queue and the flagged transactions'
+// outcomes, recommendation clicks, the SKUs seen, and markers
+// (promotions, rollbacks).
+type board struct {
+	mu          sync.Mutex
+	queue       []dashboard.Review // newest last, at most dashboard.MaxQueue
+	flagged     map[string]bool    // transaction id → flagged (review or block), awaiting its label
+	tp, fp, fn  int64              // flagged fraud, flagged genuine, fraud let through (labelled ones)
+	impressions int64              // recommendations answered
+	clicks      int64              // feedback with a positive reward
+	skus        []string           // the first SKUs seen, for the forecast charts
+	skuSeen     map[string]bool
+	markers     []dashboard.Marker
+}
+
+func newBoard() *board {
+	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}}
+}
+
+// scored records a risk decision made through the API.
+func (b *board) scored(tx *risk.Transaction, res *risk.Result) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	flag := res.Decision != risk.Approve
+	if len(b.flagged) < 1_000_000 {
+		b.flagged[tx.TransactionID] = flag
+	}
+	if !flag {
+		return
+	}
+	rv := dashboard.Review{ID: tx.TransactionID, Time: tx.Timestamp, Amount: tx.Amount, Score: res.Score}
+	for _, r := range res.Reasons {
+		rv.Reasons = append(rv.Reasons, r.Text)
+	}
+	b.queue = append(b.queue, rv)
+	if len(b.queue) > dashboard.MaxQueue {
+		b.queue = b.queue[len(b.queue)-dashboard.MaxQueue:]
+	}
+}
+
+// observe follows the log for labels, feedback and SKUs.
+func (b *board) observe(e *event.Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch e.Type {
+	case event.TypeLabel:
+		flag, ok := b.flagged[e.TargetID]
+		if !ok {
+			return nil
+		}
+		delete(b.flagged, e.TargetID)
+		fraud := e.Value >= 0.5
+		switch {
+		case flag && fraud:
+			b.tp++
+		case flag:
+			b.fp++
+		case fraud:
+			b.fn++
+		}
+	case event.TypeFeedback:
+		if e.Reward > 0 {
+			b.clicks++
+		}
+	case event.TypeImpression:
+		b.impressions++
+	case event.TypeOrder:
+		for _, l := range e.Lines {
+			b.seeSKU(l.SKU)
+		}
+	case event.TypeStock:
+		b.seeSKU(e.SKU)
+	}
+	return nil
+}
+
+func (b *board) seeSKU(sku string) {
+	if sku == "" || b.skuSeen[sku] || len(b.skus) >= 6 {
+		return
+	}
+	b.skuSeen[sku] = true
+	b.skus = append(b.skus, sku)
+}
+
+func (b *board) mark(kind, learner, detail string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.markers = append(b.markers, dashboard.Marker{Time: time.Now(), Learner: learner, Kind: kind, Detail: detail})
+	if len(b.markers) > dashboard.MaxMarkers {
+		b.markers = b.markers[len(b.markers)-dashboard.MaxMarkers:]
+	}
+}
+
+// Snapshot implements dashboard.Source over the engine.
+func (e *Engine) Snapshot() dashboard.Snapshot {
+	s := dashboard.Snapshot{Time: time.Now()}
+	if p := e.runner.Published(); p != nil {
+		for _, m := range p.Models {
+			s.Learners = append(s.Learners, dashboard.Learner{Name: m.Name, Task: "purchase", Events: int64(p.Stats.Labelled),
+				Metrics: map[string]float64{"logloss": m.Metrics.WindowLogLoss, "auc": m.Metrics.WindowAUC, "accuracy": m.Metrics.WindowAccuracy}})
+		}
+	}
+	champ, pinned, pv := e.runner.Champion()
+	if vs, err := e.models.reg.List(purchaseTask); err == nil {
+		for _, v := range vs {
+			for _, l := range v.Learners {
+				mv := dashboard.ModelVersion{Name: l, Version: int(v.Version), PublishedAt: v.Created,
+					Champion: pinned == l && pv == v.Version}
+				if m, ok := v.Metrics[l]; ok {
+					mv.Metrics = map[string]float64{"logloss": m.WindowLogLoss, "auc": m.WindowAUC}
+				}
+				s.Models = append(s.Models, mv)
+			}
+		}
+	}
+	for _, l := range e.runner.Learners() {
+		// Version 0 is the live learner; it is the champion unless a
+		// version is pinned.
+		s.Models = append(s.Models, dashboard.ModelVersion{Name: l, Version: 0, Champion: pinned == "" && champ == l})
+	}
+	if len(s.Models) > dashboard.MaxModels {
+		s.Models = s.Models[len(s.Models)-dashboard.MaxModels:]
+	}
+
+	st := e.risk.Stats()
+	b := e.board
+	b.mu.Lock()
+	s.Markers = append(s.Markers, b.markers...)
+	if st.Scored > 0 {
+		f := &dashboard.Fraud{Precision: ratio(b.tp, b.tp+b.fp), Recall: ratio(b.tp, b.tp+b.fn)}
+		f.Queue = append(f.Queue, b.queue...)
+		s.Fraud = f
+		s.Learners = append(s.Learners, dashboard.Learner{Name: "risk", Task: "risk", Events: int64(st.Labelled),
+			Metrics: map[string]float64{"fraud_rate": ratio(int64(st.Frauds), int64(st.Labelled)), "precision": f.Precision, "recall": f.Recall}})
+	}
+	if b.impressions > 0 {
+		s.Recommend = &dashboard.Recommend{CTR: float64(b.clicks) / float64(b.impressions), Regret: math.NaN(), Impressions: b.impressions}
+	}
+	skus := append([]string(nil), b.skus...)
+	b.mu.Unlock()
+	for _, sku := range skus {
+		fc, err := e.supply.Forecast(sku, 7)
+		if err != nil {
+			continue
+		}
+		f := dashboard.Forecast{SKU: sku}
+		for _, pt := range fc.Points {
+			f.Points = append(f.Points, dashboard.ForecastPoint{Time: pt.Start, Actual: math.NaN(), Forecast: pt.Forecast})
+		}
+		s.Forecasts = append(s.Forecasts, f)
+	}
+	return s
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+type boardObserver struct{ b *board }
+
+func (o boardObserver) observe(e *event.Event) error { return o.b.observe(e) }
+
+// runDashboard samples the engine for the dashboard until ctx ends.
+func (e *Engine) runDashboard(ctx context.Context) error { return e.dash.Run(ctx) }
