@@ -47,7 +47,7 @@ func TestLoadEngine(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	res, err := Load(context.Background(), LoadConfig{Target: "http://" + ln.Addr().String(), Endpoints: LoadEndpoints,
-		Duration: 300 * time.Millisecond, Requests: 300, Clients: 4, Users: 50, Items: 40})
+		Duration: 5 * time.Second, Requests: 150, Clients: 4, Users: 50, Items: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
