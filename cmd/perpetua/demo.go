@@ -9,15 +9,20 @@ import (
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
-	days := fs.Int("days", 4, "simulated days of shop traffic (behaviour shifts halfway)")
+	days := fs.Int("days", 3, "simulated days of shop traffic (tastes shift abruptly halfway)")
+	users := fs.Int("users", 10000, "simulated users")
 	seed := fs.Uint64("seed", 1, "simulator and model seed")
+	out := fs.String("out", "", "write report.json and report.html to this directory")
 	dataDir := fs.String("data-dir", "", "keep the engine's data here (default: a temporary dir, removed at exit)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *days < 1 || *days > 365 {
-		return usagef("--days %d: want 1 to 365", *days)
+	if *days < 2 || *days > 365 {
+		return usagef("--days %d: want 2 to 365", *days)
 	}
-	_, err := demo.Run(ctx, demo.Config{Days: *days, Seed: *seed, DataDir: *dataDir, Out: stdout})
+	if *users < 500 || *users > 10_000_000 {
+		return usagef("--users %d: want 500 to 10000000", *users)
+	}
+	_, err := demo.Run(ctx, demo.Config{Days: *days, Users: *users, Seed: *seed, DataDir: *dataDir, OutDir: *out, Out: stdout})
 	return err
 }

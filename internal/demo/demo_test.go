@@ -3,32 +3,85 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestDemo runs a short demo end to end through HTTP and checks the story
-// it tells: the shift hurts every model, and the models recover.
+// TestDemo runs a short demo end to end through HTTP and checks the report:
+// its shape, that the continual purchase model beats the frozen one after
+// the shift, and that report.html holds plots.
 func TestDemo(t *testing.T) {
+	dir := t.TempDir()
 	var out bytes.Buffer
-	sum, err := Run(context.Background(), Config{Days: 2, Seed: 3, Out: &out})
+	rep, err := Run(context.Background(), Config{Days: 2, Users: 800, Seed: 3, Batch: 1000, OutDir: dir, Out: &out})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())
-	if sum.Events < 20000 || sum.Checkpoint != uint64(sum.Events) || sum.Predictions != 4 {
-		t.Fatalf("summary %+v: want ≥ 20000 events all checkpointed and 4 predictions", sum)
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range []string{"mlp", "logistic"} {
-		before, worst, end := sum.Before[m], sum.AfterShift[m], sum.End[m]
-		if !(worst > before*1.1) {
-			t.Errorf("%s: worst window log loss after the shift %.4f; want > 1.1 × %.4f before it", m, worst, before)
+	var got struct {
+		Capabilities map[string]map[string]any `json:"capabilities"`
+		Series       map[string]any            `json:"series"`
+		CL           map[string]any            `json:"cl_metrics"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	for _, c := range []string{"purchase", "recommendations", "forecast", "fraud"} {
+		cp, ok := got.Capabilities[c]
+		if !ok {
+			t.Errorf("report.json lacks capability %q", c)
+			continue
 		}
-		if !(end < worst*0.95) {
-			t.Errorf("%s: window log loss at the end %.4f; want < 0.95 × worst %.4f (adaptation)", m, end, worst)
+		for _, k := range []string{"metric", "higher_is_better", "continual", "frozen", "retrain"} {
+			if _, ok := cp[k]; !ok {
+				t.Errorf("capability %q lacks %q", c, k)
+			}
+		}
+		for _, k := range []string{"continual", "frozen", "retrain"} {
+			if _, ok := cp[k].(float64); !ok {
+				t.Errorf("capability %q: %q = %v; want a number", c, k, cp[k])
+			}
 		}
 	}
-	for _, want := range []string{"SHIFTED", "POST /v1/predict/purchase", "checkpoint written"} {
+	for _, k := range []string{"purchase_log_loss_per_day", "ctr_per_day", "forecast_mae_per_day", "fraud_average_precision_per_day", "window_log_loss", "t_days"} {
+		if _, ok := got.Series[k]; !ok {
+			t.Errorf("series lacks %q", k)
+		}
+	}
+	for _, k := range []string{"acc", "bwt", "fwt"} {
+		if _, ok := got.CL[k].(float64); !ok {
+			t.Errorf("cl_metrics.%s = %v; want a number", k, got.CL[k])
+		}
+	}
+	p := rep.Capabilities["purchase"]
+	if !(p.Continual < p.Frozen) {
+		t.Errorf("purchase log loss after the shift: continual %.4f, frozen %.4f; want continual < frozen", p.Continual, p.Frozen)
+	}
+	if bo := float64(p.Extra["bayes_optimal"]); !(bo > 0 && bo < float64(p.Continual)) {
+		t.Errorf("Bayes-optimal log loss %.4f; want in (0, continual %.4f)", bo, p.Continual)
+	}
+	if math.IsNaN(float64(rep.Recovery.PreShift[nameContinual])) {
+		t.Errorf("recovery: no pre-shift window log loss")
+	}
+	h, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(h), "<svg"); n < 3 {
+		t.Errorf("report.html has %d SVG plots; want ≥ 3", n)
+	}
+	if strings.Contains(string(h), "http://") && !strings.Contains(string(h), `xmlns="http://www.w3.org/2000/svg"`) {
+		t.Errorf("report.html refers to external assets")
+	}
+	for _, want := range []string{"Dashboard: http://127.0.0.1:", "/dashboard/", "Shut down cleanly"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
