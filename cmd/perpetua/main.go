@@ -36,6 +36,7 @@ Usage:
   perpetua eval forecast --data DIR [--format m4|series] [--horizon H] [--forecasts OUT.csv] [--json]
   perpetua ope --logs FILE.csv --policy P [--estimators all] [--json]
   perpetua loadtest --target http://127.0.0.1:PORT [--endpoints ingest,predict,recommend,feedback,forecast] [--duration 5s] [--json]
+  perpetua route --instance FILE [--time-limit 10s] [--seed N] [--objective distance|hierarchical] [--sol OUT.sol] [--json]
   perpetua models list|show VERSION|promote --model NAME [--version N]|rollback [--target URL]
   perpetua version
 
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "ope":
 		return cmdOPE(ctx, args[1:], stdout, stderr)
+	case "route":
+		return cmdRoute(ctx, args[1:], stdout, stderr)
 	case "models":
 		return cmdModels(ctx, args[1:], stdout, stderr)
 	case "loadtest":

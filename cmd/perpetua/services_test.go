@@ -220,3 +220,73 @@ func TestEvalRisk(t *testing.T) {
 		t.Error("a delay of 7h: no error")
 	}
 }
+
+// TestRouteCLI solves a CVRPLIB instance through the CLI and recomputes
+// its cost and feasibility from the instance file.
+func TestRouteCLI(t *testing.T) {
+	inst := sharedData(t, "cvrplib-augerat-A", "A-n32-k5.vrp")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"route", "--instance", inst, "--time-limit", "2s", "--json"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Cost     float64 `json:"cost"`
+		Routes   [][]int `json:"routes"`
+		Feasible bool    `json:"feasible"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || !res.Feasible {
+		t.Fatalf("%s (%v)", out.String(), err)
+	}
+	// Parse the .vrp file independently: coordinates, demands, capacity.
+	b, _ := os.ReadFile(inst)
+	coords, demand := map[int][2]float64{}, map[int]float64{}
+	capacity, section := 0.0, ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(strings.ReplaceAll(line, ":", " : "))
+		switch {
+		case len(f) == 0:
+		case f[0] == "CAPACITY":
+			capacity, _ = strconv.ParseFloat(f[len(f)-1], 64)
+		case f[0] == "NODE_COORD_SECTION" || f[0] == "DEMAND_SECTION" || f[0] == "DEPOT_SECTION":
+			section = f[0]
+		case section == "NODE_COORD_SECTION" && len(f) == 3:
+			id, _ := strconv.Atoi(f[0])
+			x, _ := strconv.ParseFloat(f[1], 64)
+			y, _ := strconv.ParseFloat(f[2], 64)
+			coords[id] = [2]float64{x, y}
+		case section == "DEMAND_SECTION" && len(f) == 2:
+			id, _ := strconv.Atoi(f[0])
+			demand[id], _ = strconv.ParseFloat(f[1], 64)
+		}
+	}
+	dist := func(a, b int) float64 {
+		return math.Round(math.Hypot(coords[a][0]-coords[b][0], coords[a][1]-coords[b][1]))
+	}
+	visited := map[int]bool{}
+	var cost float64
+	for _, r := range res.Routes {
+		load, prev := 0.0, 1
+		for _, c := range r {
+			if c == 1 || visited[c] {
+				t.Fatalf("customer %d is the depot or visited twice", c)
+			}
+			visited[c] = true
+			load += demand[c]
+			cost += dist(prev, c)
+			prev = c
+		}
+		cost += dist(prev, 1)
+		if load > capacity {
+			t.Fatalf("route %v carries %v > capacity %v", r, load, capacity)
+		}
+	}
+	if len(visited) != len(coords)-1 {
+		t.Fatalf("%d customers visited; want %d", len(visited), len(coords)-1)
+	}
+	if cost != res.Cost || cost > 784*1.02 {
+		t.Fatalf("recomputed cost %v; reported %v (optimum 784)", cost, res.Cost)
+	}
+	if err := run(context.Background(), []string{"route", "--instance", "nope.vrp"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("a missing instance file: no error")
+	}
+}

@@ -167,6 +167,7 @@ type Engine struct {
 	follow    *follower
 	models    *models // the registry and what serves
 	board     *board
+	travel    *travel
 	dash      *dashboard.Recorder
 	dashStop  context.CancelFunc // ends the dashboard's sampling and its event streams
 	dashDone  chan struct{}      // closed when the recorder has stopped
@@ -316,9 +317,10 @@ func New(cfg Config) (*Engine, error) {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
 	e.board = newBoard()
+	e.travel = &travel{}
 	e.models.onSwap = e.board.mark
 	e.follow = &follower{log: lg, logger: logger,
-		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}, boardObserver{e.board}}}
+		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}, boardObserver{e.board}, e.travel}}
 	e.dash = dashboard.NewRecorder(e, dashboard.Options{})
 	e.dashDone = make(chan struct{})
 	dashRoute := serve.Route{Pattern: "GET /dashboard/", Handler: http.StripPrefix("/dashboard", e.dash)}
@@ -335,7 +337,7 @@ func New(cfg Config) (*Engine, error) {
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,
 		Pprof:      cfg.Pprof,
-		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, e.board.scored, logger), append(e.models.routes(logger), dashRoute)...),
+		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, e.board.scored, logger), append(e.models.routes(logger), dashRoute, routesRoute(e.travel, logger))...),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,

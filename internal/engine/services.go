@@ -2,13 +2,16 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/continual"
 	"github.com/perpetua-ml/perpetua/internal/event"
@@ -16,6 +19,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/ingest"
 	"github.com/perpetua-ml/perpetua/internal/recommend"
 	"github.com/perpetua-ml/perpetua/internal/risk"
+	"github.com/perpetua-ml/perpetua/internal/route"
 	"github.com/perpetua-ml/perpetua/internal/serve"
 	"github.com/perpetua-ml/perpetua/internal/supply"
 )
@@ -261,4 +265,74 @@ func ingestError(err error) error {
 		return serve.Unavailable(err)
 	}
 	return err
+}
+
+// travel learns delivery speed factors per zone and hour from delivered
+// orders and hands them to the route optimiser. A delivered order is an
+// order event whose attrs carry
+//
+//	"delivery": {"from_lat":…, "from_lon":…, "depart":"RFC 3339", "planned_s":…, "actual_s":…}
+//
+// (the leg that ended at the order's lat/lon). The zone grid is 10 × 10
+// cells over ±0.25° around the first delivery seen.
+type travel struct {
+	mu    sync.Mutex
+	model *route.SpeedModel // nil until the first delivery
+	bad   int64
+}
+
+func (t *travel) observe(e *event.Event) error {
+	if e.Type != event.TypeOrder || len(e.Attrs) == 0 || !e.HasLatLon {
+		return nil
+	}
+	var a struct {
+		Delivery *struct {
+			FromLat  float64   `json:"from_lat"`
+			FromLon  float64   `json:"from_lon"`
+			Depart   time.Time `json:"depart"`
+			PlannedS float64   `json:"planned_s"`
+			ActualS  float64   `json:"actual_s"`
+		} `json:"delivery"`
+	}
+	if err := json.Unmarshal(e.Attrs, &a); err != nil || a.Delivery == nil {
+		return nil // attrs of another kind
+	}
+	d := a.Delivery
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.model == nil {
+		m, err := route.NewSpeedModel(route.Grid{MinX: e.Lon - 0.25, MaxX: e.Lon + 0.25, MinY: e.Lat - 0.25, MaxY: e.Lat + 0.25, Cols: 10, Rows: 10}, route.SpeedModelOptions{})
+		if err != nil {
+			return err
+		}
+		t.model = m
+	}
+	err := t.model.Observe(route.Observation{From: route.Point{X: d.FromLon, Y: d.FromLat}, To: route.Point{X: e.Lon, Y: e.Lat},
+		Depart: d.Depart, Planned: time.Duration(d.PlannedS * float64(time.Second)), Actual: time.Duration(d.ActualS * float64(time.Second))})
+	if err != nil {
+		t.bad++
+	}
+	return err
+}
+
+// speedModel returns the learned model, or nil before any delivery
+// (straight-line times).
+func (t *travel) speedModel() *route.SpeedModel {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.model
+}
+
+func routesRoute(t *travel, logger *slog.Logger) serve.Route {
+	return serve.Route{Pattern: "POST /v1/routes/optimize", Scope: serve.ScopePredict, Handler: serve.JSON(1<<20, logger,
+		func(ctx context.Context, req *route.OptimizeRequest) (*route.OptimizeResponse, error) {
+			resp, err := route.Optimize(ctx, req, t.speedModel())
+			switch {
+			case errors.Is(err, route.ErrInvalid):
+				return nil, serve.BadRequest(err)
+			case errors.Is(err, route.ErrNoFeasible):
+				return nil, &serve.Error{Code: 422, Err: err}
+			}
+			return resp, err
+		})}
 }

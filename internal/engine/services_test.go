@@ -286,3 +286,55 @@ func TestDashboardMounted(t *testing.T) {
 	}
 	go func() { io.Copy(io.Discard, stream.Body); stream.Body.Close() }()
 }
+
+// TestRoutesOverHTTP plans deliveries through the API and checks that
+// delivered orders in the log teach the travel-time model.
+func TestRoutesOverHTTP(t *testing.T) {
+	e, base := startEngine(t)
+	req := `{"depot":{"lat":52.52,"lon":13.40},
+	 "vehicles":[{"id":"v1","capacity":10,"shift_start":"2026-03-02T08:00:00Z","shift_end":"2026-03-02T18:00:00Z"},
+	             {"id":"v2","capacity":10,"shift_start":"2026-03-02T08:00:00Z","shift_end":"2026-03-02T18:00:00Z"}],
+	 "orders":[{"id":"o1","lat":52.53,"lon":13.41,"demand":3},{"id":"o2","lat":52.50,"lon":13.38,"demand":4},
+	           {"id":"o3","lat":52.51,"lon":13.45,"demand":2,"service_s":300},{"id":"o4","lat":52.54,"lon":13.37,"demand":5},
+	           {"id":"o5","lat":52.49,"lon":13.42,"demand":1,"window_start":"2026-03-02T09:00:00Z","window_end":"2026-03-02T11:00:00Z"}],
+	 "time_limit_ms":300}`
+	code, body := call(t, "POST", base+"/v1/routes/optimize", req)
+	if code != 200 {
+		t.Fatalf("optimize = %d %s", code, body)
+	}
+	var resp struct {
+		Routes []struct {
+			Stops []struct {
+				Order string    `json:"order_id"`
+				ETA   time.Time `json:"eta"`
+			} `json:"stops"`
+		} `json:"routes"`
+		Cost     float64 `json:"cost"`
+		Feasible bool    `json:"feasible"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || !resp.Feasible || resp.Cost <= 0 {
+		t.Fatalf("optimize body %s (%v)", body, err)
+	}
+	seen := 0
+	for _, r := range resp.Routes {
+		seen += len(r.Stops)
+	}
+	if seen != 5 {
+		t.Fatalf("%d stops planned; want the 5 orders: %s", seen, body)
+	}
+	if code, body := call(t, "POST", base+"/v1/routes/optimize", `{"depot":{"lat":52.5,"lon":13.4},"vehicles":[],"orders":[]}`); code != 400 || !strings.Contains(body, "vehicles") {
+		t.Fatalf("optimize without vehicles = %d %s; want 400 naming vehicles", code, body)
+	}
+	// A delivered order teaches the travel-time model.
+	ev := `{"id":"d1","type":"order","timestamp":"2026-03-02T10:00:00Z","order_id":"o1","lines":[{"sku":"s1","quantity":1}],"lat":52.53,"lon":13.41,` +
+		`"attrs":{"delivery":{"from_lat":52.52,"from_lon":13.40,"depart":"2026-03-02T09:40:00Z","planned_s":600,"actual_s":1200}}}` + "\n"
+	if code, body := call(t, "POST", base+"/v1/events", ev); code != 202 {
+		t.Fatalf("order event = %d %s", code, body)
+	}
+	for i := 0; e.travel.speedModel() == nil; i++ {
+		if i > 500 {
+			t.Fatal("the delivered order did not reach the travel-time model")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
