@@ -24,7 +24,12 @@
 #      dashboard-live.png and browser-go-test.log.
 # It exits non-zero and prints why on the first failed check.
 #
-# Pointing it at the real demo instead of the synthetic source:
+# Against the real demo (what .ci/run does): `scripts/browser-test.sh demo` builds
+# perpetua, starts `perpetua demo --days 3 --seed 1 --out $ARTIFACTS/demo --linger 60s`,
+# tests its dashboard while the shop's events flow, then waits for the demo to
+# exit 0 and checks report.json and report.html.
+#
+# Pointing it at another running demo instead of the synthetic source:
 #
 #   go run ./cmd/perpetua demo --days 3 --seed 1 --out /tmp/demo &   # prints the dashboard URL
 #   PERPETUA_DASHBOARD_URL=http://127.0.0.1:PORT/dashboard/ scripts/browser-test.sh
@@ -80,7 +85,26 @@ command -v curl >/dev/null 2>&1 || fail "curl is needed"
 note "chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
 
 # 2. The server.
-if [ -n "${PERPETUA_DASHBOARD_URL:-}" ]; then
+DEMO_PID=""
+if [ "${1:-}" = "demo" ]; then
+	# The real thing: perpetua demo runs the simulated shop through an
+	# engine on loopback; its dashboard is tested while the stream flows,
+	# and its report is checked once it ends.
+	echo "browser-test: building perpetua and starting the demo"
+	go build -o "$WORK/perpetua" ./cmd/perpetua || fail "cannot build perpetua"
+	"$WORK/perpetua" demo --days 3 --seed 1 --out "$ARTIFACTS/demo" --linger "${DEMO_LINGER:-60s}" >"$ARTIFACTS/demo.log" 2>&1 &
+	DEMO_PID=$!
+	SERVER_PID=$DEMO_PID
+	for _ in $(seq 600); do
+		grep -q '^Dashboard: ' "$ARTIFACTS/demo.log" 2>/dev/null && break
+		kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo exited early: $(tail -5 "$ARTIFACTS/demo.log")"
+		sleep 0.1
+	done
+	URL=$(sed -n 's/^Dashboard: //p' "$ARTIFACTS/demo.log" | head -1)
+	[ -n "$URL" ] || fail "the demo printed no dashboard URL within 60s"
+	EXPECT=${PERPETUA_EXPECT_LEARNERS:-mlp logistic deep}
+	REQUIRE=${PERPETUA_REQUIRE_SECTIONS:-learners models}
+elif [ -n "${PERPETUA_DASHBOARD_URL:-}" ]; then
 	URL=$PERPETUA_DASHBOARD_URL
 	EXPECT=${PERPETUA_EXPECT_LEARNERS:-}
 	REQUIRE=${PERPETUA_REQUIRE_SECTIONS:-learners}
@@ -189,7 +213,7 @@ note "sections with data: $REQUIRE"
 for s in learners models recommend fraud forecasts routes; do
 	if grep -o "id=\"$s-body\"[^>]*><p class=\"empty\">" "$DOM" >/dev/null; then note "section $s: no data yet"; fi
 done
-if [ -z "${PERPETUA_DASHBOARD_URL:-}" ]; then
+if [ -z "${PERPETUA_DASHBOARD_URL:-}" ] && [ -z "$DEMO_PID" ]; then
 	grep -q 'class="marker drift"' "$DOM" || fail "no drift marker on the purchase chart"
 fi
 
@@ -209,4 +233,15 @@ PERPETUA_BROWSER=1 CHROMIUM=$CHROMIUM ARTIFACTS=$ARTIFACTS \
 	fail "TestBrowser failed: $(grep -E '^\s+browser_test.go|FAIL' "$ARTIFACTS/browser-go-test.log" | head -5)"
 grep -E 'browser: first render|live:' "$ARTIFACTS/browser-go-test.log" | sed -E 's/^ +browser_test.go:[0-9]+: //' | while IFS= read -r l; do note "$l"; done
 note "screenshot (live, after promote): $ARTIFACTS/dashboard-live.png"
+
+# 7. In demo mode: the demo ends on its own and writes its report.
+if [ -n "$DEMO_PID" ]; then
+	wait "$DEMO_PID" || fail "the demo exited with an error: $(tail -5 "$ARTIFACTS/demo.log")"
+	SERVER_PID=""
+	for c in purchase recommendations forecast fraud; do
+		grep -q "\"$c\"" "$ARTIFACTS/demo/report.json" || fail "report.json lacks the $c capability"
+	done
+	grep -q '<svg' "$ARTIFACTS/demo/report.html" || fail "report.html has no plot"
+	note "demo: exit 0, report.json and report.html in $ARTIFACTS/demo"
+fi
 note "PASS"

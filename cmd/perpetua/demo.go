@@ -14,6 +14,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "simulator and model seed")
 	out := fs.String("out", "", "write report.json and report.html to this directory")
 	dataDir := fs.String("data-dir", "", "keep the engine's data here (default: a temporary dir, removed at exit)")
+	linger := fs.Duration("linger", 0, "keep the engine and its dashboard up this long after the stream (0: stop at once)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -23,6 +24,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *users < 500 || *users > 10_000_000 {
 		return usagef("--users %d: want 500 to 10000000", *users)
 	}
-	_, err := demo.Run(ctx, demo.Config{Days: *days, Users: *users, Seed: *seed, DataDir: *dataDir, OutDir: *out, Out: stdout})
+	_, err := demo.Run(ctx, demo.Config{Days: *days, Users: *users, Seed: *seed, DataDir: *dataDir, OutDir: *out, Out: stdout, Linger: *linger})
 	return err
 }

@@ -59,6 +59,10 @@ type Config struct {
 	DataDir string // engine data dir; empty means a temporary dir, removed afterwards
 	OutDir  string // where report.json and report.html go; empty means no files
 	Batch   int    // events per HTTP request (default 500)
+	// Linger keeps the engine and its dashboard serving this long after
+	// the stream has been sent (or until ctx is done), for a look at the
+	// dashboard; 0 stops at once.
+	Linger time.Duration
 	// Out receives the human-readable story. When it is a terminal a
 	// progress bar with live figures is drawn on it.
 	Out io.Writer
@@ -291,6 +295,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	fc.finish(w.Now())
 	enginePub := eng.Runner().Published()
+	if cfg.Linger > 0 {
+		fmt.Fprintf(out, "Stream sent; the engine and its dashboard (%s/dashboard/) stay up for %v (Ctrl-C to stop now).\n", base, cfg.Linger)
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.Linger):
+		}
+	}
 
 	if err := stop(); err != nil {
 		return nil, err
