@@ -20,7 +20,7 @@ type board struct {
 	queue       []dashboard.Review // newest last, at most dashboard.MaxQueue
 	flagged     map[string]bool    // transaction id → flagged (review or block), awaiting its label
 	tp, fp, fn  int64              // flagged fraud, flagged genuine, fraud let through (labelled ones)
-	impressions int64              // recommendations answered
+	impressions int64              // items shown in recommendations
 	clicks      int64              // feedback with a positive reward
 	skus        []string           // the first SKUs seen, for the forecast charts
 	skuSeen     map[string]bool
@@ -77,7 +77,7 @@ func (b *board) observe(e *event.Event) error {
 			b.clicks++
 		}
 	case event.TypeImpression:
-		b.impressions++
+		b.impressions += int64(len(e.Items))
 	case event.TypeOrder:
 		for _, l := range e.Lines {
 			b.seeSKU(l.SKU)
@@ -127,10 +127,14 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 			}
 		}
 	}
+	var liveAt time.Time
+	if p := e.runner.Published(); p != nil {
+		liveAt = p.At
+	}
 	for _, l := range e.runner.Learners() {
 		// Version 0 is the live learner; it is the champion unless a
 		// version is pinned.
-		s.Models = append(s.Models, dashboard.ModelVersion{Name: l, Version: 0, Champion: pinned == "" && champ == l})
+		s.Models = append(s.Models, dashboard.ModelVersion{Name: l, Version: 0, PublishedAt: liveAt, Champion: pinned == "" && champ == l})
 	}
 	if len(s.Models) > dashboard.MaxModels {
 		s.Models = s.Models[len(s.Models)-dashboard.MaxModels:]
