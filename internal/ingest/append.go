@@ -35,13 +35,10 @@ func (in *Ingester) Append(ctx context.Context, evs []event.Event) (written, dup
 	if len(evs) == 0 {
 		return 0, 0, nil
 	}
-	b := in.getBatch()
-	defer in.putBatch(b)
-	b.out = b.out[:0]
+	charge := int64(0)
 	for i := range evs {
-		b.out = event.Append(b.out, &evs[i])
+		charge += int64(len(evs[i].ID)) + 256 // an estimate: the events are already decoded
 	}
-	charge := int64(len(b.out))
 	switch in.admit(charge) {
 	case admitStopped:
 		return 0, 0, ErrStopped
@@ -49,40 +46,10 @@ func (in *Ingester) Append(ctx context.Context, evs []event.Event) (written, dup
 		return 0, 0, ErrBusy
 	}
 	defer in.done(charge)
-
-	b.keys = b.keys[:0]
-	for i := range evs {
-		b.keys = append(b.keys, in.dd.keyString(evs[i].ID))
-	}
-	if cap(b.keep) < len(evs) {
-		b.keep = make([]bool, len(evs))
-	}
-	b.keep = b.keep[:len(evs)]
-	token, dups, conflict := in.dd.reserve(b.keys, b.keep, in.opts.Now())
-	if conflict {
-		return 0, 0, ErrConflict
-	}
-	in.m.duplicates.Add(float64(dups))
-	b.out, b.recs = b.out[:0], b.recs[:0]
-	for i := range evs {
-		if b.keep[i] {
-			start := len(b.out)
-			b.out = event.Append(b.out, &evs[i])
-			b.recs = append(b.recs, b.out[start:len(b.out):len(b.out)])
-		}
-	}
-	if len(b.recs) == 0 {
-		return 0, dups, nil
-	}
+	b := in.getBatch()
+	defer in.putBatch(b)
 	actx, cancel := context.WithTimeout(ctx, in.opts.AppendTimeout)
-	_, err = in.log.Append(actx, b.recs)
-	cancel()
-	if err != nil {
-		in.dd.release(b.keys, b.keep, token)
-		return 0, dups, fmt.Errorf("ingest: append: %w", err)
-	}
-	in.dd.commit(b.keys, b.keep, token, in.opts.Now())
-	in.m.accepted.Add(float64(len(b.recs)))
-	in.m.batches.Inc()
-	return len(b.recs), dups, nil
+	defer cancel()
+	written, dups, _, err = in.write(actx, b, evs)
+	return written, dups, err
 }

@@ -467,6 +467,32 @@ func (in *Ingester) handle(w http.ResponseWriter, r *http.Request, b *batch) {
 		return
 	}
 
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), in.opts.AppendTimeout)
+	written, dups, first, err := in.write(ctx, b, evs)
+	cancel()
+	switch {
+	case errors.Is(err, ErrConflict):
+		in.retryLater(w)
+		in.fail(w, http.StatusConflict, reasonConflict,
+			"conflict: an event id of this batch is being written by another request; nothing was written, retry later")
+	case errors.Is(err, eventlog.ErrTooLarge):
+		in.fail(w, http.StatusRequestEntityTooLarge, reasonTooLarge,
+			"batch too large for the event log: send fewer or smaller events per request")
+	case err != nil:
+		in.logger.Error("append to the event log failed", "err", err, "events", len(evs)-dups)
+		in.retryLater(w)
+		in.fail(w, http.StatusServiceUnavailable, reasonAppend, "event log unavailable: nothing was written, retry later")
+	default:
+		in.accepted(w, written, dups, first)
+	}
+}
+
+// write deduplicates and appends validated events, the part shared by
+// POST /v1/events and Append: it reserves the ids (ErrConflict if another
+// batch is writing one), appends the new ones in canonical form, and
+// commits the ids once durable (or releases them on error, wrapping the
+// log's error). It counts the duplicates, batches and accepted events.
+func (in *Ingester) write(ctx context.Context, b *batch, evs []event.Event) (written, dups int, first uint64, err error) {
 	b.keys = b.keys[:0]
 	for i := range evs {
 		b.keys = append(b.keys, in.dd.keyString(evs[i].ID))
@@ -477,10 +503,7 @@ func (in *Ingester) handle(w http.ResponseWriter, r *http.Request, b *batch) {
 	b.keep = b.keep[:len(evs)]
 	token, dups, conflict := in.dd.reserve(b.keys, b.keep, in.opts.Now())
 	if conflict {
-		in.retryLater(w)
-		in.fail(w, http.StatusConflict, reasonConflict,
-			"conflict: an event id of this batch is being written by another request; nothing was written, retry later")
-		return
+		return 0, 0, 0, ErrConflict
 	}
 	in.m.duplicates.Add(float64(dups))
 
@@ -499,31 +522,19 @@ func (in *Ingester) handle(w http.ResponseWriter, r *http.Request, b *batch) {
 	}
 	if len(b.recs) == 0 {
 		in.m.batches.Inc()
-		in.accepted(w, 0, dups, 0)
-		return
+		return 0, dups, 0, nil
 	}
-
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), in.opts.AppendTimeout)
 	t0 := time.Now()
-	first, err := in.log.Append(ctx, b.recs)
+	first, err = in.log.Append(ctx, b.recs)
 	in.m.appendDur.Observe(time.Since(t0).Seconds())
-	cancel()
 	if err != nil {
 		in.dd.release(b.keys, b.keep, token)
-		if errors.Is(err, eventlog.ErrTooLarge) {
-			in.fail(w, http.StatusRequestEntityTooLarge, reasonTooLarge,
-				"batch too large for the event log: send fewer or smaller events per request")
-			return
-		}
-		in.logger.Error("append to the event log failed", "err", err, "events", len(b.recs))
-		in.retryLater(w)
-		in.fail(w, http.StatusServiceUnavailable, reasonAppend, "event log unavailable: nothing was written, retry later")
-		return
+		return 0, dups, 0, fmt.Errorf("ingest: append: %w", err)
 	}
 	in.dd.commit(b.keys, b.keep, token, in.opts.Now())
 	in.m.accepted.Add(float64(len(b.recs)))
 	in.m.batches.Inc()
-	in.accepted(w, len(b.recs), dups, first)
+	return len(b.recs), dups, first, nil
 }
 
 func (in *Ingester) retryLater(w http.ResponseWriter) {
