@@ -3,13 +3,11 @@ package engine
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -42,37 +40,14 @@ func TestConfigValidate(t *testing.T) {
 func TestRunShutdown(t *testing.T) {
 	dir := t.TempDir()
 	run := func(body string) uint64 {
-		e, err := New(Config{DataDir: dir, Addr: "127.0.0.1:0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- e.Run(ctx, ln) }()
-		url := "http://" + ln.Addr().String()
-		for i := 0; !e.Ready(); i++ {
-			if i > 500 {
-				t.Fatal("not ready after 5s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		e, url, stop := launch(t, Config{DataDir: dir, Addr: "127.0.0.1:0"})
 		resp, err := http.Post(url+"/v1/events", "application/x-ndjson", bytes.NewBufferString(body))
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST: %v %v", resp, err)
 		}
 		resp.Body.Close()
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("Run did not return within 30s of cancellation")
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
 		}
 		if e.Ready() {
 			t.Fatal("still ready after shutdown")
@@ -105,30 +80,13 @@ func TestRunOnNATS(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{DataDir: dir, Addr: "127.0.0.1:0", Log: "nats+embedded://" + filepath.Join(dir, "nats")}
 	run := func(body string) uint64 {
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- e.Run(ctx, ln) }()
-		for i := 0; !e.Ready(); i++ {
-			if i > 1000 {
-				t.Fatal("not ready after 10s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		resp, err := http.Post("http://"+ln.Addr().String()+"/v1/events", "application/x-ndjson", bytes.NewBufferString(body))
+		e, url, stop := launch(t, cfg)
+		resp, err := http.Post(url+"/v1/events", "application/x-ndjson", bytes.NewBufferString(body))
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST: %v %v", resp, err)
 		}
 		resp.Body.Close()
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 		return e.Runner().Offset()

@@ -15,10 +15,11 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/event"
 )
 
-// startEngine runs an engine on loopback for the test's duration.
-func startEngine(t *testing.T) (*Engine, string) {
+// launch runs an engine with cfg on loopback until the returned stop is
+// called; stop returns Run's error.
+func launch(t *testing.T, cfg Config) (*Engine, string, func() error) {
 	t.Helper()
-	e, err := New(Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,19 +30,33 @@ func startEngine(t *testing.T) (*Engine, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 	for i := 0; !e.Ready(); i++ {
-		if i > 500 {
-			t.Fatal("not ready after 5s")
+		if i > 1000 {
+			t.Fatal("not ready after 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return e, "http://" + ln.Addr().String()
+	return e, "http://" + ln.Addr().String(), func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(60 * time.Second):
+			return fmt.Errorf("Run did not return within 60s of cancellation")
+		}
+	}
+}
+
+// startEngine runs an engine on loopback for the test's duration.
+func startEngine(t *testing.T) (*Engine, string) {
+	t.Helper()
+	e, base, stop := launch(t, Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return e, base
 }
 
 func call(t *testing.T, method, url, body string) (int, string) {
