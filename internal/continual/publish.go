@@ -27,6 +27,7 @@ type Published struct {
 	At        time.Time // wall-clock time of publication
 	Stats     Stats
 	Models    []PublishedModel // in learner order; Models[0] is the champion
+	Drifts    []DriftEvent     // the latest changes detected in the learners' log loss, oldest first
 
 	behaviour *feature.Behaviour // the live feature store (read-locked per call)
 	schema    *feature.Schema    // a frozen clone of the purchase schema (nil without sparse learners)
@@ -53,7 +54,8 @@ func (r *Runner) Published() *Published { return r.published.Load() }
 func (r *Runner) publish() {
 	r.sincePub = 0
 	prev := r.published.Load()
-	p := &Published{Offset: r.offset, Watermark: r.watermark, At: time.Now(), Stats: r.stats, Version: 1, behaviour: r.behaviour}
+	p := &Published{Offset: r.offset, Watermark: r.watermark, At: time.Now(), Stats: r.stats, Version: 1, behaviour: r.behaviour,
+		Drifts: slices.Clone(r.drifts)}
 	if prev != nil {
 		p.Version = prev.Version + 1
 	}

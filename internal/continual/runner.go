@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/perpetua-ml/perpetua/internal/drift"
 	"github.com/perpetua-ml/perpetua/internal/durable"
 	"github.com/perpetua-ml/perpetua/internal/event"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
@@ -190,7 +191,22 @@ type trained struct {
 	model   Model       // a dense learner, or
 	sparse  SparseModel // a sparse one
 	metrics *metric.Binary
+	// detector watches the learner's prequential log loss. Its drifts are
+	// markers for monitoring (Published.Drifts), not model state: they are
+	// not checkpointed, and a restarted loop watches afresh.
+	detector drift.Detector
 }
+
+// DriftEvent is a change the runner detected in a learner's prequential
+// log loss (ADWIN).
+type DriftEvent struct {
+	Learner string    `json:"learner"`
+	At      time.Time `json:"at"`     // event time of the example that revealed it
+	Offset  uint64    `json:"offset"` // log offset being processed
+}
+
+// maxDrifts bounds the drift events kept for Published.Drifts.
+const maxDrifts = 200
 
 // clock is implemented by models with a logical clock (the deep model's
 // embedding admission and expiry): the runner sets it to event time in
@@ -250,6 +266,7 @@ type Runner struct {
 	serving   atomic.Pointer[serving]
 	shadow    shadowCounters
 	lastSet   *tensor.Set // the models of the last checkpoint written (trainer goroutine)
+	drifts    []DriftEvent
 }
 
 // CheckpointInfo describes a full checkpoint to Config.OnCheckpoint.
@@ -310,7 +327,8 @@ func (r *Runner) reset() error {
 	r.models = r.models[:0]
 	r.schema = nil
 	for _, l := range r.learners {
-		t := trained{name: l.Name, metrics: metric.NewBinaryBinned(r.cfg.Window, r.cfg.Fading, aucBins)}
+		t := trained{name: l.Name, metrics: metric.NewBinaryBinned(r.cfg.Window, r.cfg.Fading, aucBins),
+			detector: drift.NewADWIN(drift.ADWINConfig{Delta: 1e-5, MinWindow: 500})}
 		var err error
 		if l.New != nil {
 			t.model, err = l.New()
@@ -334,6 +352,7 @@ func (r *Runner) reset() error {
 	r.watermark = time.Time{}
 	r.stats = Stats{}
 	r.deltas = -1
+	r.drifts = nil
 	return nil
 }
 
@@ -614,6 +633,18 @@ func (r *Runner) learnExample(ex example, y float64) {
 	for i := range r.models {
 		m := &r.models[i]
 		m.metrics.Update(ex.preds[i], y)
+		p := min(max(ex.preds[i], 1e-6), 1-1e-6)
+		if y == 1 {
+			m.detector.Update(-math.Log(p))
+		} else {
+			m.detector.Update(-math.Log(1 - p))
+		}
+		if m.detector.Drift() {
+			if len(r.drifts) == maxDrifts {
+				r.drifts = append(r.drifts[:0], r.drifts[1:]...)
+			}
+			r.drifts = append(r.drifts, DriftEvent{Learner: m.name, At: ex.at, Offset: r.offset})
+		}
 		if m.sparse != nil {
 			if c, ok := m.sparse.(clock); ok {
 				c.SetTime(ex.at.Unix())

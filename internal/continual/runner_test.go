@@ -204,6 +204,16 @@ func TestLearnsPurchases(t *testing.T) {
 	if st.Labelled == 0 || st.Positives == 0 || st.Undecodable != 0 {
 		t.Fatalf("stats %+v: want labelled examples with positives and nothing undecodable", st)
 	}
+	// The shopper's shift halfway shows in the learners' log loss.
+	if len(p.Drifts) == 0 {
+		t.Error("no drift detected in any learner's log loss across the shift")
+	}
+	for _, d := range p.Drifts {
+		if !slices.Contains(r.Learners(), d.Learner) || d.Offset > lg.End() || d.At.IsZero() {
+			t.Errorf("drift event %+v", d)
+		}
+	}
+	t.Logf("%d drift events, first %+v", len(p.Drifts), p.Drifts[0])
 	rate := float64(st.Positives) / float64(st.Labelled)
 	constLoss := -(rate*math.Log(rate) + (1-rate)*math.Log(1-rate))
 	for _, m := range p.Models {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -25,10 +26,11 @@ type board struct {
 	skus        []string           // the first SKUs seen, for the forecast charts
 	skuSeen     map[string]bool
 	markers     []dashboard.Marker
+	drifts      map[string]bool // drift events already turned into markers
 }
 
 func newBoard() *board {
-	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}}
+	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}, drifts: map[string]bool{}}
 }
 
 // scored records a risk decision made through the API.
@@ -109,6 +111,18 @@ func (b *board) mark(kind, learner, detail string) {
 func (e *Engine) Snapshot() dashboard.Snapshot {
 	s := dashboard.Snapshot{Time: time.Now()}
 	if p := e.runner.Published(); p != nil {
+		// Drifts the loop detected become markers at the wall time the
+		// dashboard first sees them (the charts run on wall time).
+		for _, d := range p.Drifts {
+			key := fmt.Sprintf("%s@%d", d.Learner, d.Offset)
+			e.board.mu.Lock()
+			seen := e.board.drifts[key]
+			e.board.drifts[key] = true
+			e.board.mu.Unlock()
+			if !seen {
+				e.board.mark("drift", d.Learner, "log loss changed (ADWIN) at event time "+d.At.UTC().Format("2006-01-02 15:04"))
+			}
+		}
 		for _, m := range p.Models {
 			s.Learners = append(s.Learners, dashboard.Learner{Name: m.Name, Task: "purchase", Events: int64(p.Stats.Labelled),
 				Metrics: map[string]float64{"logloss": m.Metrics.WindowLogLoss, "auc": m.Metrics.WindowAUC, "accuracy": m.Metrics.WindowAccuracy}})
