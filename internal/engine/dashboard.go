@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,12 +26,13 @@ type board struct {
 	clicks      int64              // feedback with a positive reward
 	skus        []string           // the first SKUs seen, for the forecast charts
 	skuSeen     map[string]bool
+	sold        map[string]map[time.Time]float64 // SKU → day (UTC) → units ordered, for the charted SKUs
 	markers     []dashboard.Marker
 	drifts      map[string]bool // drift events already turned into markers
 }
 
 func newBoard() *board {
-	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}, drifts: map[string]bool{}}
+	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}, drifts: map[string]bool{}, sold: map[string]map[time.Time]float64{}}
 }
 
 // scored records a risk decision made through the API.
@@ -81,8 +83,19 @@ func (b *board) observe(e *event.Event) error {
 	case event.TypeImpression:
 		b.impressions += int64(len(e.Items))
 	case event.TypeOrder:
+		day := e.Timestamp.UTC().Truncate(24 * time.Hour)
 		for _, l := range e.Lines {
 			b.seeSKU(l.SKU)
+			if days := b.sold[l.SKU]; days != nil {
+				days[day] += l.Quantity
+				if len(days) > 60 {
+					for d := range days {
+						if d.Before(day.Add(-60 * 24 * time.Hour)) {
+							delete(days, d)
+						}
+					}
+				}
+			}
 		}
 	case event.TypeStock:
 		b.seeSKU(e.SKU)
@@ -96,6 +109,7 @@ func (b *board) seeSKU(sku string) {
 	}
 	b.skuSeen[sku] = true
 	b.skus = append(b.skus, sku)
+	b.sold[sku] = map[time.Time]float64{}
 }
 
 func (b *board) mark(kind, learner, detail string) {
@@ -169,13 +183,22 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 		s.Recommend = &dashboard.Recommend{CTR: float64(b.clicks) / float64(b.impressions), Regret: math.NaN(), Impressions: b.impressions}
 	}
 	skus := append([]string(nil), b.skus...)
+	actual := map[string][]dashboard.ForecastPoint{}
+	for _, sku := range skus {
+		for day, units := range b.sold[sku] {
+			actual[sku] = append(actual[sku], dashboard.ForecastPoint{Time: day, Actual: units, Forecast: math.NaN()})
+		}
+	}
 	b.mu.Unlock()
 	for _, sku := range skus {
 		fc, err := e.supply.Forecast(sku, 7)
 		if err != nil {
 			continue
 		}
-		f := dashboard.Forecast{SKU: sku}
+		// Units ordered per past day, then the forecast of the next days
+		// (the last, open day appears in both).
+		f := dashboard.Forecast{SKU: sku, Points: actual[sku]}
+		slices.SortFunc(f.Points, func(a, b dashboard.ForecastPoint) int { return a.Time.Compare(b.Time) })
 		for _, pt := range fc.Points {
 			f.Points = append(f.Points, dashboard.ForecastPoint{Time: pt.Start, Actual: math.NaN(), Forecast: pt.Forecast})
 		}

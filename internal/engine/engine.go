@@ -323,7 +323,7 @@ func New(cfg Config) (*Engine, error) {
 	e.travel = &travel{}
 	e.models.onSwap = e.board.mark
 	e.follow = &follower{log: lg, logger: logger,
-		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk}, boardObserver{e.board}, e.travel}}
+		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk, e.board.scored}, boardObserver{e.board}, e.travel}}
 	e.dash = dashboard.NewRecorder(e, dashboard.Options{})
 	e.dashDone = make(chan struct{})
 	dashRoute := serve.Route{Pattern: "GET /dashboard/", Handler: http.StripPrefix("/dashboard", e.dash)}

@@ -93,13 +93,29 @@ func (o supplyObserver) observe(e *event.Event) error { return o.s.Apply(e) }
 // through POST /v1/risk/score is in the log too; its replay is refused
 // as a duplicate (already scored), except after a restart, when it
 // rebuilds the pending state.
-type riskObserver struct{ s *risk.Service }
+type riskObserver struct {
+	s        *risk.Service
+	onScored func(*risk.Transaction, *risk.Result) // decisions made from the log, for the dashboard
+}
 
 func (o riskObserver) observe(e *event.Event) error {
-	if e.Type != event.TypeTransaction && e.Type != event.TypeLabel {
-		return nil
+	switch e.Type {
+	case event.TypeTransaction:
+		id := e.TransactionID
+		if id == "" {
+			id = e.ID
+		}
+		tx := risk.Transaction{TransactionID: id, CustomerID: e.CustomerID, TerminalID: e.TerminalID,
+			Amount: e.Amount, Currency: e.Currency, Timestamp: e.Timestamp}
+		res, err := o.s.Score(tx)
+		if err == nil && o.onScored != nil {
+			o.onScored(&tx, &res)
+		}
+		return err
+	case event.TypeLabel:
+		return o.s.Consume(*e)
 	}
-	return o.s.Consume(*e)
+	return nil
 }
 
 // purchaseScorer ranks recommendation candidates by the published
