@@ -11,6 +11,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/dashboard"
 	"github.com/perpetua-ml/perpetua/internal/event"
 	"github.com/perpetua-ml/perpetua/internal/risk"
+	"github.com/perpetua-ml/perpetua/internal/route"
 )
 
 // board collects, for the dashboard, what the services see that their
@@ -28,7 +29,39 @@ type board struct {
 	skuSeen     map[string]bool
 	sold        map[string]map[time.Time]float64 // SKU → day (UTC) → units ordered, for the charted SKUs
 	markers     []dashboard.Marker
-	drifts      map[string]bool // drift events already turned into markers
+	drifts      map[string]bool   // drift events already turned into markers
+	routes      []dashboard.Route // the last plan of POST /v1/routes/optimize
+}
+
+// planned keeps the last route plan for the map (lat/lon requests only).
+func (b *board) planned(req *route.OptimizeRequest, resp *route.OptimizeResponse) {
+	if req.Depot.Lat == nil || req.Depot.Lon == nil {
+		return
+	}
+	at := map[string]dashboard.LatLon{}
+	for _, o := range req.Orders {
+		if o.Lat != nil && o.Lon != nil {
+			at[o.ID] = dashboard.LatLon{Lat: *o.Lat, Lon: *o.Lon}
+		}
+	}
+	depot := dashboard.LatLon{Lat: *req.Depot.Lat, Lon: *req.Depot.Lon}
+	var rs []dashboard.Route
+	for _, rp := range resp.Routes {
+		r := dashboard.Route{Vehicle: rp.Vehicle, Stops: []dashboard.LatLon{depot}}
+		for _, st := range rp.Stops {
+			if p, ok := at[st.OrderID]; ok {
+				r.Stops = append(r.Stops, p)
+			}
+		}
+		r.Stops = append(r.Stops, depot)
+		rs = append(rs, r)
+	}
+	if len(rs) > dashboard.MaxRoutes {
+		rs = rs[:dashboard.MaxRoutes]
+	}
+	b.mu.Lock()
+	b.routes = rs
+	b.mu.Unlock()
 }
 
 func newBoard() *board {
@@ -182,6 +215,7 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 	if b.impressions > 0 {
 		s.Recommend = &dashboard.Recommend{CTR: float64(b.clicks) / float64(b.impressions), Regret: math.NaN(), Impressions: b.impressions}
 	}
+	s.Routes = append(s.Routes, b.routes...)
 	skus := append([]string(nil), b.skus...)
 	actual := map[string][]dashboard.ForecastPoint{}
 	for _, sku := range skus {

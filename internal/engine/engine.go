@@ -340,7 +340,7 @@ func New(cfg Config) (*Engine, error) {
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,
 		Pprof:      cfg.Pprof,
-		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, e.board.scored, logger), append(e.models.routes(logger), dashRoute, routesRoute(e.travel, logger))...),
+		Routes:     append(serviceRoutes(in, e.recommend, e.supply, e.risk, e.board.scored, logger), append(e.models.routes(logger), dashRoute, routesRoute(e.travel, e.board.planned, logger))...),
 		Addr:       cfg.Addr,
 		Ingest:     in,
 		Log:        lg,

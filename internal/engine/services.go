@@ -339,10 +339,13 @@ func (t *travel) speedModel() *route.SpeedModel {
 	return t.model
 }
 
-func routesRoute(t *travel, logger *slog.Logger) serve.Route {
+func routesRoute(t *travel, onPlanned func(*route.OptimizeRequest, *route.OptimizeResponse), logger *slog.Logger) serve.Route {
 	return serve.Route{Pattern: "POST /v1/routes/optimize", Scope: serve.ScopePredict, Handler: serve.JSON(1<<20, logger,
 		func(ctx context.Context, req *route.OptimizeRequest) (*route.OptimizeResponse, error) {
 			resp, err := route.Optimize(ctx, req, t.speedModel())
+			if err == nil && onPlanned != nil {
+				onPlanned(req, resp)
+			}
 			switch {
 			case errors.Is(err, route.ErrInvalid):
 				return nil, serve.BadRequest(err)

@@ -337,6 +337,9 @@ func TestRoutesOverHTTP(t *testing.T) {
 	if seen != 5 {
 		t.Fatalf("%d stops planned; want the 5 orders: %s", seen, body)
 	}
+	if rs := e.Snapshot().Routes; len(rs) == 0 || len(rs[0].Stops) < 3 {
+		t.Fatalf("the dashboard's routes after a plan: %+v", rs)
+	}
 	if code, body := call(t, "POST", base+"/v1/routes/optimize", `{"depot":{"lat":52.5,"lon":13.4},"vehicles":[],"orders":[]}`); code != 400 || !strings.Contains(body, "vehicles") {
 		t.Fatalf("optimize without vehicles = %d %s; want 400 naming vehicles", code, body)
 	}
