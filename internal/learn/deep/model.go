@@ -170,27 +170,9 @@ func (m *model[T]) forward(x *feature.Example, learn bool) (z float64, ok, badIn
 					r, _ = t.Peek(x.IDs[i])
 				}
 				rows[i] = r
-				row := t.Row(r)
-				row = row[:len(dst)]
-				if i == lo {
-					for c, v := range row {
-						dst[c] = T(v)
-					}
-					continue
-				}
-				for c, v := range row {
-					dst[c] += T(v)
-				}
+				addRow(dst, t.Row(r), i == lo)
 			}
-			if lo == hi {
-				clear(dst)
-			}
-			if n := hi - lo; n > 1 && m.mean {
-				inv := 1 / T(n)
-				for c := range dst {
-					dst[c] *= inv
-				}
-			}
+			m.finishPool(dst, hi-lo)
 		}
 	}
 	dense := m.x0[m.ne:]
@@ -238,21 +220,34 @@ func (m *model[T]) poolSlot(j int, x *feature.Example) {
 	dst := m.x0[j*m.dim : (j+1)*m.dim]
 	for i := lo; i < hi; i++ {
 		r, _ := v.Peek(x.IDs[i])
-		row := v.Row(r)[:len(dst)]
-		if i == lo {
-			for c, w := range row {
-				dst[c] = T(w)
-			}
-			continue
-		}
-		for c, w := range row {
-			dst[c] += T(w)
-		}
+		addRow(dst, v.Row(r), i == lo)
 	}
-	if lo == hi {
+	m.finishPool(dst, hi-lo)
+}
+
+// addRow pools an embedding row into dst: the slot's first row is
+// copied, later ones added. Training and Frozen both pool through it, so
+// they sum in the same order (bit-identical predictions).
+func addRow[T float](dst []T, row []float32, first bool) {
+	row = row[:len(dst)]
+	if first {
+		for c, v := range row {
+			dst[c] = T(v)
+		}
+		return
+	}
+	for c, v := range row {
+		dst[c] += T(v)
+	}
+}
+
+// finishPool ends the pooling of a slot of n IDs: an empty slot is zero,
+// a bag is averaged with mean pooling.
+func (m *model[T]) finishPool(dst []T, n int) {
+	if n == 0 {
 		clear(dst)
 	}
-	if n := hi - lo; n > 1 && m.mean {
+	if n > 1 && m.mean {
 		inv := 1 / T(n)
 		for c := range dst {
 			dst[c] *= inv
