@@ -1,6 +1,7 @@
 package route
 
 import (
+	"math"
 	"math/rand/v2"
 )
 
@@ -33,6 +34,17 @@ type localSearch struct {
 }
 
 const eps = 1e-7
+
+// tol is the least improvement of a cost c that counts: eps relative to
+// c's size. With an absolute threshold, penalised costs large enough that
+// float64 rounding exceeds it let rounding noise pass for improvements,
+// and the search cycled forever (seen: 100 orders with 2-hour windows and
+// 2 vehicles, whose time-warp penalties reach 1e9).
+func tol(c float64) float64 { return eps * (1 + math.Abs(c)) }
+
+// maxLSLoops bounds the passes of one local search run, as a safety net:
+// a run converges in a few dozen passes.
+const maxLSLoops = 500
 
 func newLocalSearch(p *problem, rng *rand.Rand) *localSearch {
 	ls := &localSearch{p: p, rng: rng}
@@ -106,7 +118,7 @@ func (ls *localSearch) update(r int) {
 func (ls *localSearch) run() {
 	p := ls.p
 	ls.rng.Shuffle(len(ls.order), func(i, j int) { ls.order[i], ls.order[j] = ls.order[j], ls.order[i] })
-	for loop := 0; ; loop++ {
+	for loop := 0; loop < maxLSLoops; loop++ {
 		improved := false
 		for _, u := range ls.order {
 			tested := ls.lastTest[u]
@@ -246,7 +258,7 @@ func (ls *localSearch) inter(u, v int32) bool {
 					for revV := 0; revV <= 0; revV++ {
 						rvRun := ls.runOf(rv, j, b, revV == 1)
 						lb := ls.bound(pre1[i], rvRun, suf1[i+a]) + ls.bound(pre2[at], ruRun, suf2[at+b])
-						if lb >= old-eps {
+						if lb >= old-tol(old) {
 							continue
 						}
 						if !p.hasTW {
@@ -261,7 +273,7 @@ func (ls *localSearch) inter(u, v int32) bool {
 						}
 						cu := ls.closedCost(nu, b == 0 && i == 0 && i+a == mu)
 						nv := p.cat(p.cat(pre2[at], ls.segOf(ru, i, a, revU == 1)), suf2[at+b])
-						if cu+p.cost(nv, ls.pen) < old-eps {
+						if cu+p.cost(nv, ls.pen) < old-tol(old) {
 							ls.applyExchange(ru, i, a, revU == 1, rv, at, b, revV == 1)
 							return true
 						}
@@ -275,7 +287,7 @@ func (ls *localSearch) inter(u, v int32) bool {
 	for d := 0; d <= 1; d++ {
 		cut1, cut2 := i+1-d, j+1-d
 		lb := ls.bound(pre1[cut1], none, suf2[cut2]) + ls.bound(pre2[cut2], none, suf1[cut1])
-		if lb >= old-eps {
+		if lb >= old-tol(old) {
 			continue
 		}
 		if !p.hasTW {
@@ -285,7 +297,7 @@ func (ls *localSearch) inter(u, v int32) bool {
 		nu := p.cat(pre1[cut1], suf2[cut2])
 		nv := p.cat(pre2[cut2], suf1[cut1])
 		c := ls.closedCost(nu, cut1 == 0 && cut2 == mv) + ls.closedCost(nv, cut2 == 0 && cut1 == mu)
-		if c < old-eps {
+		if c < old-tol(old) {
 			ls.applyTails(ru, cut1, rv, cut2)
 			return true
 		}
@@ -368,11 +380,11 @@ func (ls *localSearch) intra(u, v int32) bool {
 			prev = int(c)
 		}
 		d += p.dist[prev*p.n]
-		if d+loadPen >= old-eps {
+		if d+loadPen >= old-tol(old) {
 			return false
 		}
 		c := p.cost(p.routeSeg(ls.tmpA), ls.pen)
-		if c < old-eps {
+		if c < old-tol(old) {
 			ls.moves++
 			ls.routes[r] = append(ls.routes[r][:0], ls.tmpA...)
 			ls.update(r)
@@ -459,7 +471,7 @@ func (ls *localSearch) toEmpty(u int32) bool {
 	i := int(ls.pos[u])
 	nu := p.cat(ls.pre[ru][i], ls.suf[ru][i+1])
 	nv := p.cat(p.cat(p.single[0], p.single[u]), p.single[0])
-	if p.cost(nu, ls.pen)+p.cost(nv, ls.pen) < ls.rcost[ru]-eps {
+	if p.cost(nu, ls.pen)+p.cost(nv, ls.pen) < ls.rcost[ru]-tol(ls.rcost[ru]) {
 		ls.applyExchange(ru, i, 1, false, empty, 0, 0, false)
 		return true
 	}
