@@ -33,6 +33,21 @@ import (
 // TaskClassify is Result.Task for binary classification.
 const TaskClassify = "classify"
 
+// tick is the loops' periodic work: every checkEvery examples it stops
+// on a cancelled ctx and reports progress.
+func tick(ctx context.Context, n int64, p Progress) error {
+	if n%checkEvery != 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("evaluate: stopped after %d examples: %w", n, err)
+	}
+	if p != nil && n > 0 {
+		p.Update(n)
+	}
+	return nil
+}
+
 // checkEvery is how many examples pass between checks of ctx and progress
 // reports.
 const checkEvery = 1024
@@ -157,13 +172,8 @@ func Classify(ctx context.Context, src Source, model learn.Binary, opts Options)
 			}
 		}
 		for {
-			if n%checkEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("evaluate: stopped after %d examples: %w", n, err)
-				}
-				if opts.Progress != nil && n > 0 {
-					opts.Progress.Update(n)
-				}
+			if err := tick(ctx, n, opts.Progress); err != nil {
+				return err
 			}
 			if !src.Next() {
 				break

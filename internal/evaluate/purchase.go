@@ -97,13 +97,8 @@ func Purchase(ctx context.Context, src PurchaseSource, schema *feature.Schema, m
 			}
 		}
 		for {
-			if n%checkEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("evaluate: stopped after %d examples: %w", n, err)
-				}
-				if opts.Progress != nil && n > 0 {
-					opts.Progress.Update(n)
-				}
+			if err := tick(ctx, n, opts.Progress); err != nil {
+				return err
 			}
 			if !src.Next() {
 				break
