@@ -308,6 +308,10 @@ func New(cfg Config) (*Engine, error) {
 	if seg != nil {
 		e.registry.MustRegister(newLogCollector(seg))
 	}
+	e.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "perpetua_services_refused_events_total",
+		Help: "Log events a shop-facing service refused (e.g. a label for an unknown transaction); they change nothing in that service.",
+	}, func() float64 { return float64(e.follow.bad.Load()) }))
 	e.recommend, err = recommend.New(recommend.Config{Seed: cfg.Seed},
 		&purchaseScorer{runner: e.runner, online: recommend.NewOnlineScorer()})
 	if err != nil {
@@ -322,7 +326,7 @@ func New(cfg Config) (*Engine, error) {
 	e.board = newBoard()
 	e.travel = &travel{}
 	e.models.onSwap = e.board.mark
-	e.follow = &follower{log: lg, logger: logger,
+	e.follow = &follower{log: lg,
 		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk, e.board.scored}, boardObserver{e.board}, e.travel}}
 	e.dash = dashboard.NewRecorder(e, dashboard.Options{})
 	e.dashDone = make(chan struct{})

@@ -37,7 +37,6 @@ type observer interface {
 type follower struct {
 	log       eventlog.Log
 	observers []observer
-	logger    *slog.Logger
 	offset    atomic.Uint64 // next record to apply
 	bad       atomic.Uint64 // events a service refused (counted, skipped)
 }
@@ -294,7 +293,6 @@ func ingestError(err error) error {
 type travel struct {
 	mu    sync.Mutex
 	model *route.SpeedModel // nil until the first delivery
-	bad   int64
 }
 
 func (t *travel) observe(e *event.Event) error {
@@ -323,12 +321,8 @@ func (t *travel) observe(e *event.Event) error {
 		}
 		t.model = m
 	}
-	err := t.model.Observe(route.Observation{From: route.Point{X: d.FromLon, Y: d.FromLat}, To: route.Point{X: e.Lon, Y: e.Lat},
+	return t.model.Observe(route.Observation{From: route.Point{X: d.FromLon, Y: d.FromLat}, To: route.Point{X: e.Lon, Y: e.Lat},
 		Depart: d.Depart, Planned: time.Duration(d.PlannedS * float64(time.Second)), Actual: time.Duration(d.ActualS * float64(time.Second))})
-	if err != nil {
-		t.bad++
-	}
-	return err
 }
 
 // speedModel returns the learned model, or nil before any delivery
