@@ -266,6 +266,7 @@ type Runner struct {
 	serving   atomic.Pointer[serving]
 	shadow    shadowCounters
 	lastSet   *tensor.Set // the models of the last checkpoint written (trainer goroutine)
+	lastBytes []byte      // and their encoding, as written in the checkpoint
 	drifts    []DriftEvent
 }
 
@@ -277,7 +278,10 @@ type CheckpointInfo struct {
 	// Models holds every learner's tensors under "NAME." and the purchase
 	// schema's under "purchase_schema." (what Pin takes). It must not be
 	// modified.
-	Models  *tensor.Set
+	Models *tensor.Set
+	// Encoded is Models as a tensor file, the bytes the checkpoint holds
+	// (so a registry stores them without encoding them again).
+	Encoded []byte
 	Metrics map[string]metric.Values // per learner, at this checkpoint
 }
 
@@ -706,7 +710,7 @@ func (r *Runner) Checkpoint() error {
 		}
 		r.deltas = 0
 		if r.cfg.OnCheckpoint != nil && r.lastSet != nil {
-			info := CheckpointInfo{Offset: r.offset, Watermark: r.watermark, Stats: r.stats, Models: r.lastSet,
+			info := CheckpointInfo{Offset: r.offset, Watermark: r.watermark, Stats: r.stats, Models: r.lastSet, Encoded: r.lastBytes,
 				Metrics: make(map[string]metric.Values, len(r.models))}
 			for _, m := range r.models {
 				info.Metrics[m.name] = m.metrics.Snapshot()
@@ -780,7 +784,7 @@ func (r *Runner) saveAs(delta bool) ([]section, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.lastSet = &ts
+	r.lastSet, r.lastBytes = &ts, tb
 	bb, err := r.behaviour.MarshalBinary()
 	if err != nil {
 		return nil, err

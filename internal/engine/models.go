@@ -28,7 +28,7 @@ type models struct {
 // onCheckpoint registers a version (trainer goroutine). A failure is
 // logged: the checkpoint itself is written, and serving goes on.
 func (m *models) onCheckpoint(ci continual.CheckpointInfo) {
-	if _, err := m.reg.Register(purchaseTask, m.runner.Learners(), ci.Models, ci.Offset, ci.Watermark, ci.Metrics); err != nil {
+	if _, err := m.reg.Register(purchaseTask, m.runner.Learners(), ci.Encoded, ci.Offset, ci.Watermark, ci.Metrics); err != nil {
 		m.logger.Error("registering a model version failed", "err", err)
 	}
 }

@@ -128,11 +128,12 @@ func (r *Registry) versionDir(task string, v uint64) string {
 	return filepath.Join(r.dir, task, "v"+strconv.FormatUint(v, 10))
 }
 
-// Register stores a new version of task: set holds every learner's
-// tensors under "NAME." (learners lists them). It returns the manifest,
+// Register stores a new version of task: model is a tensor file holding
+// every learner's tensors under "NAME." (learners lists them), as a
+// checkpoint's models section (continual.CheckpointInfo.Encoded). It returns the manifest,
 // whose version is one more than the task's latest and whose parent is
 // the latest.
-func (r *Registry) Register(task string, learners []string, set *tensor.Set, logTo uint64, watermark time.Time, metrics map[string]metric.Values) (Manifest, error) {
+func (r *Registry) Register(task string, learners []string, model []byte, logTo uint64, watermark time.Time, metrics map[string]metric.Values) (Manifest, error) {
 	if err := checkTask(task); err != nil {
 		return Manifest{}, err
 	}
@@ -147,10 +148,7 @@ func (r *Registry) Register(task string, learners []string, set *tensor.Set, log
 	if n := len(vs); n > 0 {
 		m.Version, m.Parent, m.LogFrom = vs[n-1].Version+1, vs[n-1].Version, vs[n-1].LogTo
 	}
-	b, err := set.MarshalBinary()
-	if err != nil {
-		return Manifest{}, fmt.Errorf("registry: encode %s v%d: %w", task, m.Version, err)
-	}
+	b := model
 	m.Bytes, m.CRC32 = int64(len(b)), crc32.Checksum(b, castagnoli)
 	dir := r.versionDir(task, m.Version)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

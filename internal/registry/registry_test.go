@@ -11,11 +11,15 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/tensor"
 )
 
-func modelSet(v float32) *tensor.Set {
+func modelSet(v float32) []byte {
 	var s tensor.Set
 	s.PutF32("mlp.w", []int{3}, []float32{v, v + 1, v + 2})
 	s.PutF32("deep.w", []int{2}, []float32{-v, v})
-	return &s
+	b, err := s.MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestRegistryLifecycle(t *testing.T) {
