@@ -3,14 +3,18 @@
 // version, lineage — the log range it was trained on and its parent
 // version — and its metrics at publication) beside a tensor file (the
 // safetensors layout with Perpetua's CRC, see docs/formats.md) holding the
-// model; the champion of each task and its history (for rollback) are in
-// state.json. All files are written atomically (temporary file, fsync,
-// rename, directory fsync).
+// model, and optionally the trainer's feature state at the version's log
+// offset (so a stateless serving replica can start from it); the champion
+// of each task and its history (for rollback) are in state.json. Files
+// live in a Store: a local directory (DirStore, written atomically:
+// temporary file, fsync, rename, directory fsync) or a NATS JetStream
+// object store (NATSStore) shared by a trainer and serving replicas.
 //
-// Layout under the registry directory:
+// Layout in the store:
 //
 //	<task>/v<version>/manifest.json
 //	<task>/v<version>/model.ppt
+//	<task>/v<version>/features.bin   (optional)
 //	state.json
 //
 // Versions are numbered per task from 1 and never reused. A version
@@ -20,24 +24,26 @@
 // Invariants: a manifest exists only once its model file is durable (the
 // model is written first); Get verifies the model file's CRC and size
 // against the manifest and refuses a corrupt one with an error naming the
-// file; the registry is safe for concurrent use.
+// file; the registry is safe for concurrent use. One process writes
+// versions (the trainer); any process may promote or roll back, and the
+// others see it after Refresh (last writer wins).
 package registry
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/perpetua-ml/perpetua/internal/durable"
 	"github.com/perpetua-ml/perpetua/internal/metric"
 	"github.com/perpetua-ml/perpetua/internal/tensor"
 )
@@ -70,6 +76,10 @@ type Manifest struct {
 	File  string `json:"file"`
 	Bytes int64  `json:"bytes"`
 	CRC32 uint32 `json:"crc32c"`
+	// The feature state file, if the version has one.
+	FeaturesFile  string `json:"features_file,omitempty"`
+	FeaturesBytes int64  `json:"features_bytes,omitempty"`
+	FeaturesCRC32 uint32 `json:"features_crc32c,omitempty"`
 }
 
 // Ref names a learner of a version.
@@ -84,32 +94,70 @@ type TaskState struct {
 	History  []Ref `json:"history"` // earlier champions, most recent last
 }
 
-// Registry is a directory of versions.
+// Registry is a store of versions.
 type Registry struct {
-	dir string
-	mu  sync.Mutex
-	st  map[string]*TaskState // guarded by mu
+	store Store
+	where string // the store, for messages
+	mu    sync.Mutex
+	st    map[string]*TaskState // guarded by mu
+	raw   []byte                // state.json as last read or written, guarded by mu
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// opTimeout bounds each store operation (a NATS store blocks on the network).
+const opTimeout = 30 * time.Second
+
+func opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
 // Open opens (creating) the registry in dir.
 func Open(dir string) (*Registry, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	r := &Registry{dir: dir, st: map[string]*TaskState{}}
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("registry: %w", err)
-	default:
-		if err := json.Unmarshal(b, &r.st); err != nil {
-			return nil, fmt.Errorf("registry: %s: %v", filepath.Join(dir, "state.json"), err)
+	return New(DirStore(dir), dir)
+}
+
+// New opens the registry in store; where names it in messages.
+func New(store Store, where string) (*Registry, error) {
+	if d, ok := store.(DirStore); ok {
+		if err := os.MkdirAll(string(d), 0o755); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
 		}
 	}
+	r := &Registry{store: store, where: where, st: map[string]*TaskState{}}
+	if _, err := r.Refresh(); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// Store returns the registry's store (a Watcher when it can watch).
+func (r *Registry) Store() Store { return r.store }
+
+// Refresh re-reads the serving state from the store, for a process that
+// did not make the latest promotion itself. It reports whether the state
+// changed.
+func (r *Registry) Refresh() (bool, error) {
+	ctx, cancel := opCtx()
+	defer cancel()
+	b, err := r.store.Get(ctx, "state.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if string(b) == string(r.raw) {
+		return false, nil
+	}
+	st := map[string]*TaskState{}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return false, fmt.Errorf("registry: %s/state.json: %v", r.where, err)
+	}
+	r.st, r.raw = st, b
+	return true, nil
 }
 
 func checkTask(task string) error {
@@ -124,8 +172,22 @@ func checkTask(task string) error {
 	return nil
 }
 
-func (r *Registry) versionDir(task string, v uint64) string {
-	return filepath.Join(r.dir, task, "v"+strconv.FormatUint(v, 10))
+func versionDir(task string, v uint64) string {
+	return task + "/v" + strconv.FormatUint(v, 10)
+}
+
+// Input is a version to publish.
+type Input struct {
+	// Learners names the learners whose tensors Model holds.
+	Learners []string
+	// Model is a tensor file holding every learner's tensors under
+	// "NAME." (a checkpoint's models section).
+	Model []byte
+	// Features is the trainer's feature state at LogTo (optional).
+	Features  []byte
+	LogTo     uint64
+	Watermark time.Time
+	Metrics   map[string]metric.Values
 }
 
 // Register stores a new version of task: model is a tensor file holding
@@ -134,6 +196,12 @@ func (r *Registry) versionDir(task string, v uint64) string {
 // whose version is one more than the task's latest and whose parent is
 // the latest.
 func (r *Registry) Register(task string, learners []string, model []byte, logTo uint64, watermark time.Time, metrics map[string]metric.Values) (Manifest, error) {
+	return r.Publish(task, Input{Learners: learners, Model: model, LogTo: logTo, Watermark: watermark, Metrics: metrics})
+}
+
+// Publish stores a new version of task, like Register, with the feature
+// state if in has one.
+func (r *Registry) Publish(task string, in Input) (Manifest, error) {
 	if err := checkTask(task); err != nil {
 		return Manifest{}, err
 	}
@@ -143,26 +211,31 @@ func (r *Registry) Register(task string, learners []string, model []byte, logTo 
 	if err != nil {
 		return Manifest{}, err
 	}
-	m := Manifest{Task: task, Version: 1, Learners: slices.Clone(learners), Created: time.Now().UTC(),
-		LogTo: logTo, Watermark: watermark.UTC(), Metrics: metrics, File: "model.ppt"}
+	m := Manifest{Task: task, Version: 1, Learners: slices.Clone(in.Learners), Created: time.Now().UTC(),
+		LogTo: in.LogTo, Watermark: in.Watermark.UTC(), Metrics: in.Metrics, File: "model.ppt"}
 	if n := len(vs); n > 0 {
 		m.Version, m.Parent, m.LogFrom = vs[n-1].Version+1, vs[n-1].Version, vs[n-1].LogTo
 	}
-	b := model
-	m.Bytes, m.CRC32 = int64(len(b)), crc32.Checksum(b, castagnoli)
-	dir := r.versionDir(task, m.Version)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Manifest{}, fmt.Errorf("registry: %w", err)
+	m.Bytes, m.CRC32 = int64(len(in.Model)), crc32.Checksum(in.Model, castagnoli)
+	dir := versionDir(task, m.Version)
+	ctx, cancel := opCtx()
+	defer cancel()
+	if err := r.store.Put(ctx, dir+"/"+m.File, in.Model); err != nil {
+		return Manifest{}, err
 	}
-	if err := durable.WriteFile(filepath.Join(dir, m.File), b, 0o644); err != nil {
-		return Manifest{}, fmt.Errorf("registry: %w", err)
+	if in.Features != nil {
+		m.FeaturesFile = "features.bin"
+		m.FeaturesBytes, m.FeaturesCRC32 = int64(len(in.Features)), crc32.Checksum(in.Features, castagnoli)
+		if err := r.store.Put(ctx, dir+"/"+m.FeaturesFile, in.Features); err != nil {
+			return Manifest{}, err
+		}
 	}
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := durable.WriteFile(filepath.Join(dir, "manifest.json"), append(mb, '\n'), 0o644); err != nil {
-		return Manifest{}, fmt.Errorf("registry: %w", err)
+	if err := r.store.Put(ctx, dir+"/manifest.json", append(mb, '\n')); err != nil {
+		return Manifest{}, err
 	}
 	return m, nil
 }
@@ -178,47 +251,49 @@ func (r *Registry) List(task string) ([]Manifest, error) {
 }
 
 func (r *Registry) listLocked(task string) ([]Manifest, error) {
-	ents, err := os.ReadDir(filepath.Join(r.dir, task))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	names, err := r.store.List(ctx, task+"/v")
 	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
+		return nil, err
 	}
 	var out []Manifest
-	for _, e := range ents {
-		v, err := strconv.ParseUint(strings.TrimPrefix(e.Name(), "v"), 10, 64)
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "v") || err != nil {
-			continue
+	for _, name := range names {
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(name, task+"/v"), "/manifest.json")
+		v, err := strconv.ParseUint(rest, 10, 64)
+		if !ok || err != nil {
+			continue // a version whose manifest was never written (crash while registering) has none
 		}
 		m, err := r.manifest(task, v)
 		if errors.Is(err, ErrNotFound) {
-			continue // a version whose manifest was never written (crash while registering)
+			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b Manifest) int { return int(a.Version) - int(b.Version) })
+	slices.SortFunc(out, func(a, b Manifest) int { return cmp.Compare(a.Version, b.Version) })
 	return out, nil
 }
 
 func (r *Registry) manifest(task string, v uint64) (Manifest, error) {
-	path := filepath.Join(r.versionDir(task, v), "manifest.json")
-	b, err := os.ReadFile(path)
+	name := versionDir(task, v) + "/manifest.json"
+	ctx, cancel := opCtx()
+	defer cancel()
+	b, err := r.store.Get(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Manifest{}, fmt.Errorf("%w: %s v%d", ErrNotFound, task, v)
 	}
 	if err != nil {
-		return Manifest{}, fmt.Errorf("registry: %w", err)
+		return Manifest{}, err
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Manifest{}, fmt.Errorf("registry: %s: %v", path, err)
+		return Manifest{}, fmt.Errorf("registry: %s/%s: %v", r.where, name, err)
 	}
 	if m.Task != task || m.Version != v {
-		return Manifest{}, fmt.Errorf("registry: %s names %s v%d", path, m.Task, m.Version)
+		return Manifest{}, fmt.Errorf("registry: %s/%s names %s v%d", r.where, name, m.Task, m.Version)
 	}
 	return m, nil
 }
@@ -233,19 +308,46 @@ func (r *Registry) Get(task string, v uint64) (Manifest, *tensor.Set, error) {
 	if err != nil {
 		return Manifest{}, nil, err
 	}
-	path := filepath.Join(r.versionDir(task, v), m.File)
-	b, err := os.ReadFile(path)
+	b, err := r.file(m, m.File, m.Bytes, m.CRC32)
 	if err != nil {
-		return m, nil, fmt.Errorf("registry: %w", err)
-	}
-	if int64(len(b)) != m.Bytes || crc32.Checksum(b, castagnoli) != m.CRC32 {
-		return m, nil, fmt.Errorf("%w: %s is %d bytes with CRC %08x; its manifest says %d bytes, %08x", ErrCorrupt, path, len(b), crc32.Checksum(b, castagnoli), m.Bytes, m.CRC32)
+		return m, nil, err
 	}
 	set, err := tensor.Unmarshal(b)
 	if err != nil {
-		return m, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		return m, nil, fmt.Errorf("%w: %s/%s/%s: %v", ErrCorrupt, r.where, versionDir(task, v), m.File, err)
 	}
 	return m, set, nil
+}
+
+// Features returns a version's feature state, verified against the
+// manifest (ErrNotFound if the version has none).
+func (r *Registry) Features(task string, v uint64) ([]byte, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	m, err := r.manifest(task, v)
+	if err != nil {
+		return nil, err
+	}
+	if m.FeaturesFile == "" {
+		return nil, fmt.Errorf("%w: %s v%d has no feature state", ErrNotFound, task, v)
+	}
+	return r.file(m, m.FeaturesFile, m.FeaturesBytes, m.FeaturesCRC32)
+}
+
+// file reads one of m's files and checks its size and CRC.
+func (r *Registry) file(m Manifest, file string, size int64, crc uint32) ([]byte, error) {
+	name := versionDir(m.Task, m.Version) + "/" + file
+	ctx, cancel := opCtx()
+	defer cancel()
+	b, err := r.store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if got := crc32.Checksum(b, castagnoli); int64(len(b)) != size || got != crc {
+		return nil, fmt.Errorf("%w: %s/%s is %d bytes with CRC %08x; its manifest says %d bytes, %08x", ErrCorrupt, r.where, name, len(b), got, size, crc)
+	}
+	return b, nil
 }
 
 // State returns task's serving state (the zero state when none was set).
@@ -267,6 +369,9 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 	}
 	if ref.Learner == "" {
 		return TaskState{}, fmt.Errorf("%w: empty learner name", ErrBadLearner)
+	}
+	if _, err := r.Refresh(); err != nil { // another process may have promoted since
+		return TaskState{}, err
 	}
 	if ref.Version > 0 {
 		m, err := r.manifest(task, ref.Version)
@@ -298,6 +403,9 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 
 // Rollback makes the previous champion of task the champion again.
 func (r *Registry) Rollback(task string) (TaskState, error) {
+	if _, err := r.Refresh(); err != nil {
+		return TaskState{}, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.st[task]
@@ -322,9 +430,12 @@ func (r *Registry) saveLocked(task string, next *TaskState) error {
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(filepath.Join(r.dir, "state.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("registry: %w", err)
+	b = append(b, '\n')
+	ctx, cancel := opCtx()
+	defer cancel()
+	if err := r.store.Put(ctx, "state.json", b); err != nil {
+		return err
 	}
-	r.st = all
+	r.st, r.raw = all, b
 	return nil
 }
