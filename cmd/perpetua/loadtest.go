@@ -17,7 +17,7 @@ import (
 func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("loadtest", stderr)
 	target := fs.String("target", "", "base URL of a running server on loopback, e.g. http://127.0.0.1:8080 (required)")
-	endpoints := fs.String("endpoints", "ingest,predict,recommend,feedback,forecast", "comma-separated: "+strings.Join(bench.LoadEndpoints, ", "))
+	endpoints := fs.String("endpoints", "ingest,predict,recommend,feedback,forecast,risk", "comma-separated: "+strings.Join(bench.LoadEndpoints, ", "))
 	duration := fs.Duration("duration", 5*time.Second, "time per endpoint (at most 10m)")
 	requests := fs.Int("requests", 100_000, "requests per endpoint at most")
 	clients := fs.Int("clients", 16, "concurrent clients")

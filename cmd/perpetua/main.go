@@ -26,7 +26,8 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 const topUsage = `perpetua: a continual-learning engine for e-commerce
 
 Usage:
-  perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY] [--log nats://HOST:4222]
+  perpetua serve [--config FILE] [--data-dir DIR] [--addr HOST:PORT] [--sync POLICY] [--log nats://HOST:4222] [--role all|train|serve]
+  perpetua nats  --dir DIR [--addr 127.0.0.1:4222] [--sync-always]
   perpetua demo  [--days N] [--seed S] [--data-dir DIR]
   perpetua eval classify --data FILE.csv --target COLUMN [--model M] [--predictions OUT.csv] [--json]
   perpetua bench [ingest] [--events N] [--batch N] [--clients N] [--sync POLICY] [--json]
@@ -35,7 +36,7 @@ Usage:
   perpetua eval risk --data DIR_OR_FILE [--delay 7d] [--model arf|hat|logistic|ensemble] [--predictions OUT.csv] [--json]
   perpetua eval forecast --data DIR [--format m4|series] [--horizon H] [--forecasts OUT.csv] [--json]
   perpetua ope --logs FILE.csv --policy P [--estimators all] [--json]
-  perpetua loadtest --target http://127.0.0.1:PORT [--endpoints ingest,predict,recommend,feedback,forecast] [--duration 5s] [--json]
+  perpetua loadtest --target http://127.0.0.1:PORT [--endpoints ingest,predict,recommend,feedback,forecast,risk] [--duration 5s] [--json]
   perpetua route --instance FILE [--time-limit 10s] [--seed N] [--objective distance|hierarchical] [--sol OUT.sol] [--json]
   perpetua models list|show VERSION|promote --model NAME [--version N]|rollback [--target URL]
   perpetua version
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRoute(ctx, args[1:], stdout, stderr)
 	case "models":
 		return cmdModels(ctx, args[1:], stdout, stderr)
+	case "nats":
+		return cmdNATS(ctx, args[1:], stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -20,6 +20,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080); beyond loopback needs PERPETUA_API_KEYS")
 	sync := fs.String("sync", "", "log fsync policy: always (default), interval, never")
 	logURL := fs.String("log", "", "event log: empty for the embedded segment log, or nats://host:4222[,…][?stream=&replicas=3] (docs/nats.md)")
+	role := fs.String("role", "", "all (default: train and serve), train (the one trainer), or serve (a stateless replica; needs --log nats://…)")
+	reg := fs.String("registry", "", "where model versions live: dir (data dir) or nats (the log's NATS servers; the default with --log nats://)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -54,6 +56,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *logURL != "" {
 		cfg.Log = *logURL
 	}
+	if *role != "" {
+		cfg.Role = *role
+	}
+	if *reg != "" {
+		cfg.Registry = *reg
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
@@ -73,7 +81,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// The first stdout line tells scripts (and tests) where we listen.
-	fmt.Fprintf(stdout, "perpetua: listening on %s (data dir %s)\n", ln.Addr(), cfg.DataDir)
-	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	r := cfg.Role
+	if r == "" {
+		r = engine.RoleAll
+	}
+	fmt.Fprintf(stdout, "perpetua: listening on %s (data dir %s, role %s)\n", ln.Addr(), cfg.DataDir, r)
+	logger.Info("serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "role", r)
 	return eng.Run(ctx, ln)
 }

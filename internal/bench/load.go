@@ -55,7 +55,7 @@ type LoadResult struct {
 }
 
 // LoadEndpoints are the endpoints Load knows, in the order it runs them.
-var LoadEndpoints = []string{"ingest", "predict", "recommend", "feedback", "forecast"}
+var LoadEndpoints = []string{"ingest", "predict", "recommend", "feedback", "forecast", "risk"}
 
 // Load measures throughput and latency percentiles of a running server's
 // endpoints, one endpoint after the other, each for at most Duration and
@@ -68,7 +68,7 @@ func Load(ctx context.Context, cfg LoadConfig) ([]LoadResult, error) {
 	tr := &http.Transport{MaxIdleConns: cfg.Clients, MaxIdleConnsPerHost: cfg.Clients, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	l := &loader{cfg: cfg, c: c, base: strings.TrimRight(cfg.Target, "/")}
+	l := &loader{cfg: cfg, c: c, base: strings.TrimRight(cfg.Target, "/"), run0: time.Now().UnixNano()}
 	if err := l.seed(ctx); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (cfg *LoadConfig) fill() error {
 		}
 	}
 	if len(cfg.Endpoints) == 0 {
-		cfg.Endpoints = []string{"ingest", "predict", "recommend", "forecast"}
+		cfg.Endpoints = []string{"ingest", "predict", "recommend", "forecast", "risk"}
 	}
 	for _, ep := range cfg.Endpoints {
 		if !slices.Contains(LoadEndpoints, ep) {
@@ -134,6 +134,8 @@ type loader struct {
 	cfg  LoadConfig
 	c    *http.Client
 	base string
+
+	run0 int64 // the run's start (Unix ns), making transaction ids unique across runs
 
 	mu       sync.Mutex
 	requests []string // recommend request ids and an item each, for feedback
@@ -237,6 +239,12 @@ func (l *loader) request(ep string, i int) (string, string, string, []byte, int)
 		return "POST", "/v1/feedback", "application/json", body, http.StatusOK
 	case "forecast":
 		return "GET", fmt.Sprintf("/v1/forecast?sku=i%d&horizon=7", it), "", nil, http.StatusOK
+	case "risk":
+		// A new transaction id per request (scoring one twice is a 409):
+		// each scored transaction is also written to the log.
+		return "POST", "/v1/risk/score", "application/json",
+			fmt.Appendf(nil, `{"transaction_id":"load-%d-%d","customer_id":"c%d","terminal_id":"t%d","amount":%d.%02d,"currency":"EUR","timestamp":%q}`,
+				l.run0, i, u, it%97, 5+i%300, i%100, time.Now().UTC().Format(time.RFC3339)), http.StatusOK
 	}
 	panic("bench: unknown endpoint " + ep)
 }

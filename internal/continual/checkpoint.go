@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+
+	"github.com/perpetua-ml/perpetua/internal/durable"
 )
 
 // Checkpoint file format (part of the on-disk format, see docs/formats.md):
@@ -25,7 +28,10 @@ const (
 	checkpointMagic   = "PPTCKPT\x00" // part of the on-disk format
 	checkpointVersion = 1             // part of the on-disk format
 	checkpointName    = "checkpoint.ppt"
-	maxSections       = 64
+	// prevCheckpointName is the full checkpoint before checkpoint.ppt
+	// (a hard link to its file), used when checkpoint.ppt is refused.
+	prevCheckpointName = "checkpoint.prev.ppt"
+	maxSections        = 64
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -104,38 +110,83 @@ func decodeCheckpoint(b []byte) (map[string][]byte, error) {
 // in full but the models, where learners that support it hold only what
 // changed since checkpoint k−1 (the full one for k = 1). Restore reads the
 // full checkpoint and applies the deltas in order up to the first missing
-// one. Before a new full checkpoint the deltas are deleted (and the
-// directory synced), so a crash in between leaves the older full
-// checkpoint alone: an older but consistent state, from which the loop
-// replays the log.
+// one, or the first of another chain: every checkpoint has a "chain"
+// section, a random id drawn for each full checkpoint and copied into its
+// deltas. A new full checkpoint is written (replacing the old one, which
+// stays as checkpoint.prev.ppt) before the old deltas are deleted; a
+// crash in between leaves deltas of the old chain, which Restore ignores
+// and removes. So a crash never costs more than the checkpoint being
+// written.
 func deltaName(k int) string { return fmt.Sprintf("checkpoint.delta.%d.ppt", k) }
 
-// readDelta returns the sections of delta k, or (nil, nil) when it does
-// not exist.
-func readDelta(dir string, k int) (map[string][]byte, error) {
-	return readCheckpointFile(filepath.Join(dir, deltaName(k)))
-}
-
-// removeDeltas deletes every delta checkpoint in dir.
-func removeDeltas(dir string) error {
+// removeDeltas deletes the delta checkpoints k ≥ from in dir, then
+// syncs the directory.
+func removeDeltas(dir string, from int) error {
 	matches, err := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*.ppt"))
 	if err != nil {
 		return err
 	}
+	removed := false
 	for _, m := range matches {
+		var k int
+		if _, err := fmt.Sscanf(filepath.Base(m), "checkpoint.delta.%d.ppt", &k); err != nil || k < from {
+			continue
+		}
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		removed = true
 	}
-	return nil
+	if !removed {
+		return nil
+	}
+	return durable.SyncDir(dir)
 }
 
-// readCheckpoint returns the sections of dir's checkpoint, or (nil, nil)
-// when there is none.
-func readCheckpoint(dir string) (map[string][]byte, error) {
-	return readCheckpointFile(filepath.Join(dir, checkpointName))
+// chainSection is the "chain" section: the id of the full checkpoint a
+// delta applies to (in a full checkpoint, its own id).
+func chainSection(chain uint64) section {
+	return section{name: "chain", data: binary.LittleEndian.AppendUint64(nil, chain)}
 }
 
+// chainOf returns a checkpoint's chain id; 0 for files written before
+// the section existed (whose deltas then match their full checkpoint).
+func chainOf(secs map[string][]byte) uint64 {
+	if b := secs["chain"]; len(b) == 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
+}
+
+// newChain returns a fresh chain id: random, so that a full checkpoint
+// written after a fallback to an older one never shares the id of the
+// deltas it replaces.
+func newChain() uint64 {
+	for {
+		if c := rand.Uint64(); c != 0 {
+			return c
+		}
+	}
+}
+
+// errBeyondEnd marks a checkpoint whose offset is beyond the log's end:
+// an older checkpoint cannot fix that (wrong data dir, or a lost log).
+var errBeyondEnd = errors.New("checkpoint is beyond the log end")
+
+// corruptError is a checkpoint file refused as corrupt.
+type corruptError struct {
+	path   string
+	reason string
+	delta  int // k for checkpoint.delta.<k>.ppt, else 0
+}
+
+func (e *corruptError) Error() string {
+	return fmt.Sprintf("continual: checkpoint %s refused: %s", e.path, e.reason)
+}
+
+// readCheckpointFile returns the sections of the checkpoint file at
+// path, or (nil, nil) when it does not exist. A file that does not
+// decode is a *corruptError.
 func readCheckpointFile(path string) (map[string][]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -146,7 +197,43 @@ func readCheckpointFile(path string) (map[string][]byte, error) {
 	}
 	secs, err := decodeCheckpoint(b)
 	if err != nil {
-		return nil, fmt.Errorf("continual: checkpoint %s: %v", path, err)
+		return nil, &corruptError{path: path, reason: err.Error()}
 	}
 	return secs, nil
+}
+
+// removeTemps deletes the temporary files of checkpoint writes that a
+// crash interrupted (durable.WriteFile's ".checkpoint….tmp-*"): nothing
+// else removes them, and each is as large as a checkpoint. Only the
+// trainer writes in dir, and it calls this before it writes.
+func removeTemps(dir string) ([]string, error) {
+	stale, _ := filepath.Glob(filepath.Join(dir, ".checkpoint*.tmp-*")) // the pattern is valid
+	for i, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return stale[:i], err
+		}
+	}
+	return stale, nil
+}
+
+// keepPrevious makes the current full checkpoint in dir, if any, the
+// previous one (checkpoint.prev.ppt) before a new one replaces it. It
+// hard-links the file, so checkpoint.ppt exists throughout; where links
+// are not supported it copies it.
+func keepPrevious(dir string) error {
+	cur, prev := filepath.Join(dir, checkpointName), filepath.Join(dir, prevCheckpointName)
+	if _, err := os.Stat(cur); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.Remove(prev); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Link(cur, prev); err == nil {
+		return durable.SyncDir(dir)
+	}
+	b, err := os.ReadFile(cur)
+	if err != nil {
+		return err
+	}
+	return durable.WriteFile(prev, b, 0o644)
 }

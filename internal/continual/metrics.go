@@ -58,6 +58,8 @@ var (
 		"Examples scored and learned from once their label was known.", nil, nil)
 	descPositives = prometheus.NewDesc("perpetua_learn_positive_labels_total",
 		"Labelled examples whose outcome was a purchase.", nil, nil)
+	descCheckpointFailures = prometheus.NewDesc("perpetua_learn_checkpoint_failures_total",
+		"Checkpoints that could not be written (e.g. a full disk) since start; the previous checkpoint stays valid.", nil, nil)
 	descOffset = prometheus.NewDesc("perpetua_learn_offset",
 		"Next log offset the published models will process.", nil, nil)
 	descLag = prometheus.NewDesc("perpetua_learn_lag_records",
@@ -72,7 +74,7 @@ var (
 type collector struct{ r *Runner }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descUndecodable, descExamples, descLabelled, descPositives, descOffset, descLag, descVersion, descMetric} {
+	for _, d := range []*prometheus.Desc{descRecords, descUndecodable, descExamples, descLabelled, descPositives, descCheckpointFailures, descOffset, descLag, descVersion, descMetric} {
 		ch <- d
 	}
 }
@@ -90,6 +92,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descExamples, p.Stats.Examples)
 	counter(descLabelled, p.Stats.Labelled)
 	counter(descPositives, p.Stats.Positives)
+	counter(descCheckpointFailures, p.Stats.CheckpointFailures)
 	ch <- prometheus.MustNewConstMetric(descOffset, prometheus.GaugeValue, float64(p.Offset))
 	lag := float64(0)
 	if end := c.r.log.End(); end > p.Offset {

@@ -59,6 +59,13 @@ func (r *Runner) publish() {
 	if prev != nil {
 		p.Version = prev.Version + 1
 	}
+	if r.cfg.Follow {
+		if a := r.adopted.Load(); a != nil {
+			p.Models, p.schema, p.scratch = a.models, a.schema, a.scratch
+		}
+		r.published.Store(p)
+		return
+	}
 	if r.schema != nil {
 		schema := r.schema.Clone()
 		p.schema = schema
@@ -373,6 +380,28 @@ func (r *Runner) Pin(name string, version uint64, set *tensor.Set) error {
 	}
 	l := r.learners[idx]
 	pin := &pinnedModel{version: version, model: PublishedModel{Name: name}}
+	if a := r.adopted.Load(); a != nil && a.version == version && a.models[idx].Name == name {
+		// A follower already serves this version: share its loaded model.
+		pin.model.pool, pin.model.scorer = a.models[idx].pool, a.models[idx].scorer
+		pin.schema, pin.scratch = a.schema, a.scratch
+	} else if err := r.loadPin(pin, l, set); err != nil {
+		return err
+	}
+	champion, _, _ := r.Champion()
+	var t Traffic
+	if sv := r.serving.Load(); sv != nil {
+		t = sv.traffic
+	}
+	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
+	return nil
+}
+
+// loadPin restores pin's model from set.
+func (r *Runner) loadPin(pin *pinnedModel, l Learner, set *tensor.Set) error {
+	name, version := l.Name, pin.version
+	if set == nil {
+		return fmt.Errorf("continual: pin %s v%d: no tensors", name, version)
+	}
 	if l.NewSparse != nil {
 		schema, err := feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits)
 		if err != nil {
@@ -384,39 +413,42 @@ func (r *Runner) Pin(name string, version uint64, set *tensor.Set) error {
 		pin.schema = schema
 		pin.scratch = &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}
 	}
-	restore := func() (learn.Snapshotter, error) {
-		var m learn.Snapshotter
-		var err error
-		if l.New != nil {
-			m, err = l.New()
+	{
+		restore := func() (learn.Snapshotter, error) {
+			var m learn.Snapshotter
+			var err error
+			if l.New != nil {
+				m, err = l.New()
+			} else {
+				m, err = l.NewSparse(pin.schema)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := m.LoadTensors(set, name+"."); err != nil {
+				return nil, err
+			}
+			return m, nil
+		}
+		first, err := restore()
+		if err != nil {
+			return fmt.Errorf("continual: pin %s v%d: %w", name, version, err)
+		}
+		if l.Freeze != nil {
+			// One frozen copy serves every call (the restored model is
+			// never written again), instead of one restored copy per
+			// concurrent call.
+			pin.model.scorer = l.Freeze(first.(SparseModel))
 		} else {
-			m, err = l.NewSparse(pin.schema)
+			pin.model.pool = &sync.Pool{New: func() any {
+				m, err := restore()
+				if err != nil {
+					return nil // verified above; only a failed allocation gets here
+				}
+				return m
+			}}
+			pin.model.pool.Put(first)
 		}
-		if err != nil {
-			return nil, err
-		}
-		if err := m.LoadTensors(set, name+"."); err != nil {
-			return nil, err
-		}
-		return m, nil
 	}
-	first, err := restore()
-	if err != nil {
-		return fmt.Errorf("continual: pin %s v%d: %w", name, version, err)
-	}
-	pin.model.pool = &sync.Pool{New: func() any {
-		m, err := restore()
-		if err != nil {
-			return nil // verified above; only a failed allocation gets here
-		}
-		return m
-	}}
-	pin.model.pool.Put(first)
-	champion, _, _ := r.Champion()
-	var t Traffic
-	if sv := r.serving.Load(); sv != nil {
-		t = sv.traffic
-	}
-	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
 	return nil
 }

@@ -121,6 +121,12 @@ type Config struct {
 	// learners with Freeze that implement SaveDelta/ApplyDelta (the deep
 	// model); others are saved in full in every checkpoint.
 	DeltaCheckpoints int
+	// Follow makes the runner a serving replica's follower: it reads the
+	// log only to keep the behaviour features current, and serves models
+	// adopted from a registry (Adopt, Pin) instead of learning any. It
+	// predicts nothing, holds no pending labels and writes no checkpoints
+	// (Dir must be empty); Bootstrap starts it from a version's features.
+	Follow bool
 	// Logger receives lifecycle messages (nil: discard).
 	Logger *slog.Logger
 }
@@ -136,6 +142,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("continual: config: fading %v must be in [0, 1)", c.Fading)
 	case c.CheckpointEvery < 0, c.PublishEvery < 0, c.MaxPending < 0:
 		return errors.New("continual: config: counts must be ≥ 0")
+	case c.Follow && c.Dir != "":
+		return errors.New("continual: config: a follower (Follow) writes no checkpoints; leave Dir empty")
 	}
 	return nil
 }
@@ -244,6 +252,12 @@ type Runner struct {
 	sincePub  int
 	xbuf      [feature.PurchaseDim]float32
 	reader    eventlog.Reader
+	// chain identifies the full checkpoint that the deltas written now
+	// chain to (the "chain" section of both).
+	chain uint64
+	// curRefused: checkpoint.ppt was refused by Restore, so the next
+	// full checkpoint must not keep it as the previous one.
+	curRefused bool
 	// deltas is the number of delta checkpoints written (or restored)
 	// since the full one; -1 until this runner has a full checkpoint to
 	// chain deltas to.
@@ -267,7 +281,9 @@ type Runner struct {
 	shadow    shadowCounters
 	lastSet   *tensor.Set // the models of the last checkpoint written (trainer goroutine)
 	lastBytes []byte      // and their encoding, as written in the checkpoint
+	lastBehav []byte      // and the behaviour features' encoding
 	drifts    []DriftEvent
+	adopted   atomic.Pointer[adoptedModels] // a follower's models (Follow)
 }
 
 // CheckpointInfo describes a full checkpoint to Config.OnCheckpoint.
@@ -282,7 +298,10 @@ type CheckpointInfo struct {
 	// Encoded is Models as a tensor file, the bytes the checkpoint holds
 	// (so a registry stores them without encoding them again).
 	Encoded []byte
-	Metrics map[string]metric.Values // per learner, at this checkpoint
+	// Features is the behaviour feature state at Offset (what Bootstrap
+	// takes), as the checkpoint holds it. It must not be modified.
+	Features []byte
+	Metrics  map[string]metric.Values // per learner, at this checkpoint
 }
 
 // Stats counts what the runner did. It is part of the checkpoint.
@@ -294,6 +313,9 @@ type Stats struct {
 	Positives   uint64 `json:"positives"`   // of which purchases
 	Evicted     uint64 `json:"evicted"`     // examples labelled early because MaxPending was reached
 	Checkpoints uint64 `json:"checkpoints"` // checkpoints written since start (not persisted)
+	// CheckpointFailures counts checkpoints that could not be written
+	// since start (not persisted); Run logs each and retries later.
+	CheckpointFailures uint64 `json:"checkpoint_failures"`
 }
 
 // New returns a Runner over log. It builds fresh learners; Run (or
@@ -365,22 +387,86 @@ func (r *Runner) reset() error {
 func (r *Runner) Offset() uint64 { return r.offset }
 
 // Restore loads the checkpoint in Config.Dir, if any. It reports whether
-// one was found. On error the runner keeps its fresh state.
+// one was found.
+//
+// A corrupt checkpoint file (bad magic, CRC mismatch, a section or delta
+// that does not decode or apply) is refused with an Error-level log
+// message naming the file and why, and the previous consistent state is
+// used instead: the full checkpoint and the deltas before the refused
+// one; or, when the full checkpoint itself is refused, the previous full
+// checkpoint (checkpoint.prev.ppt); or, without one, the fresh state, so
+// that Run replays the log from its start. The loop then continues
+// exactly as an uninterrupted run would, from an older point. Errors are
+// returned for what an older state cannot fix: a file that cannot be
+// read, or a checkpoint beyond the log's end (wrong data dir, lost log).
+// On error the runner keeps its fresh state.
 func (r *Runner) Restore() (bool, error) {
 	if r.cfg.Dir == "" {
 		return false, nil
 	}
-	secs, err := readCheckpoint(r.cfg.Dir)
+	if gone, err := removeTemps(r.cfg.Dir); err != nil {
+		r.logger.Warn("cannot remove the temporary file of an interrupted checkpoint", "err", err)
+	} else if len(gone) > 0 {
+		r.logger.Info("removed the temporary files of interrupted checkpoints", "files", len(gone))
+	}
+	found, err := r.restoreFrom(checkpointName, -1)
+	var ce *corruptError
+	if !errors.As(err, &ce) {
+		return found, err
+	}
+	r.logger.Error("checkpoint refused as corrupt; using the previous one", "file", ce.path, "reason", ce.reason)
+	if ce.delta > 0 {
+		// Full + the deltas before the refused one. The next checkpoint
+		// is a full one: the refused delta and any after it are stale.
+		found, err = r.restoreFrom(checkpointName, ce.delta-1)
+		if err == nil {
+			r.deltas = -1
+		}
+	} else {
+		found, err = r.restoreFrom(prevCheckpointName, 0)
+		r.curRefused = true
+	}
+	if errors.As(err, &ce) {
+		r.logger.Error("previous checkpoint refused as corrupt too; replaying the log from its start", "file", ce.path, "reason", ce.reason)
+		return false, nil
+	}
+	if err == nil && !found {
+		r.logger.Error("no previous checkpoint; replaying the log from its start")
+	}
+	return found, err
+}
+
+// restoreFrom loads the full checkpoint file name in Config.Dir and up
+// to maxDeltas of its deltas (all of them when negative). It reports
+// whether the file exists. On error the runner is reset to its fresh
+// state (load overwrites all of it otherwise); a *corruptError says
+// which file was refused.
+func (r *Runner) restoreFrom(name string, maxDeltas int) (bool, error) {
+	path := filepath.Join(r.cfg.Dir, name)
+	secs, err := readCheckpointFile(path)
 	if err != nil || secs == nil {
 		return false, err
 	}
 	if err := r.load(secs, false); err != nil {
 		_ = r.reset()
-		return false, fmt.Errorf("continual: checkpoint %s: %v", r.cfg.Dir, err)
+		if errors.Is(err, errBeyondEnd) {
+			return false, fmt.Errorf("continual: checkpoint %s: %v", path, err)
+		}
+		return false, &corruptError{path: path, reason: err.Error()}
 	}
-	r.deltas = 0
-	for k := 1; ; k++ {
-		secs, err := readDelta(r.cfg.Dir, k)
+	r.deltas, r.chain = 0, chainOf(secs)
+	if name != checkpointName {
+		// Deltas chain to checkpoint.ppt, never to the previous one.
+		r.deltas = -1
+		return true, nil
+	}
+	for k := 1; maxDeltas < 0 || k <= maxDeltas; k++ {
+		dpath := filepath.Join(r.cfg.Dir, deltaName(k))
+		secs, err := readCheckpointFile(dpath)
+		var ce *corruptError
+		if errors.As(err, &ce) {
+			ce.delta = k
+		}
 		if err != nil {
 			_ = r.reset()
 			return false, err
@@ -388,9 +474,20 @@ func (r *Runner) Restore() (bool, error) {
 		if secs == nil {
 			break
 		}
+		if chainOf(secs) != r.chain {
+			// Deltas of the checkpoint this one replaced: a crash came
+			// between writing it and removing them.
+			if err := removeDeltas(r.cfg.Dir, k); err != nil {
+				r.logger.Warn("cannot remove the deltas of a replaced checkpoint (they are ignored)", "err", err)
+			}
+			break
+		}
 		if err := r.load(secs, true); err != nil {
 			_ = r.reset()
-			return false, fmt.Errorf("continual: checkpoint %s: delta %d: %v", r.cfg.Dir, k, err)
+			if errors.Is(err, errBeyondEnd) {
+				return false, fmt.Errorf("continual: checkpoint %s: %v", dpath, err)
+			}
+			return false, &corruptError{path: dpath, reason: err.Error(), delta: k}
 		}
 		r.deltas = k
 	}
@@ -422,7 +519,22 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-waitCtx.Done():
 		}
 	}()
-	lastCkpt := time.Now()
+	// A checkpoint that cannot be written (a full or read-only disk) is
+	// logged and counted, and retried no sooner than CheckpointInterval
+	// later: the previous checkpoint stays valid, and the log, the source
+	// of truth, still holds everything since. Only the final checkpoint's
+	// failure ends Run with an error.
+	lastCkpt, ckptFailed := time.Now(), false
+	checkpoint := func() {
+		if err := r.Checkpoint(); err != nil {
+			r.stats.CheckpointFailures++
+			r.logger.Error("checkpoint failed; the previous one stays valid, retrying later", "dir", r.cfg.Dir, "offset", r.offset, "err", err)
+			ckptFailed = true
+		} else {
+			ckptFailed = false
+		}
+		lastCkpt = time.Now()
+	}
 	for {
 		n, err := r.Step(ctx, 4096)
 		if err != nil && ctx.Err() == nil {
@@ -431,11 +543,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return r.finish()
 		}
-		if r.sinceCkpt >= r.cfg.CheckpointEvery {
-			if err := r.Checkpoint(); err != nil {
-				return err
-			}
-			lastCkpt = time.Now()
+		if r.sinceCkpt >= r.cfg.CheckpointEvery && (!ckptFailed || time.Since(lastCkpt) >= r.cfg.CheckpointInterval) {
+			checkpoint()
 		}
 		if n > 0 {
 			continue
@@ -461,10 +570,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		default:
 		}
 		if r.sinceCkpt > 0 && time.Since(lastCkpt) >= r.cfg.CheckpointInterval {
-			if err := r.Checkpoint(); err != nil {
-				return err
-			}
-			lastCkpt = time.Now()
+			checkpoint()
 		}
 		wctx, cancel := context.WithTimeout(waitCtx, r.cfg.CheckpointInterval)
 		werr := r.reader.Wait(wctx)
@@ -548,6 +654,16 @@ func (r *Runner) process(data []byte) {
 		// another producer or an older schema. Skipping it keeps the loop
 		// alive; it is counted, and visible in metrics.
 		r.stats.Undecodable++
+		return
+	}
+	if r.cfg.Follow {
+		if e.Timestamp.After(r.watermark) {
+			r.watermark = e.Timestamp
+		}
+		r.behaviour.Observe(&e)
+		if r.sincePub++; r.sincePub >= r.cfg.PublishEvery {
+			r.publish()
+		}
 		return
 	}
 	if e.Timestamp.After(r.watermark) {
@@ -684,33 +800,48 @@ func (r *Runner) Checkpoint() error {
 		return nil
 	}
 	delta := r.deltas >= 0 && r.deltas < r.cfg.DeltaCheckpoints && r.hasDeltaLearners()
+	// Saving moves the delta learners' baselines (what the next delta
+	// holds) whether or not the file then reaches the disk: after any
+	// failure the next checkpoint must be a full one, or a delta would
+	// miss the changes of the lost file.
+	failed := func(err error) error {
+		r.deltas = -1
+		return fmt.Errorf("continual: checkpoint: %w", err)
+	}
 	secs, err := r.saveAs(delta)
 	if err != nil {
-		return fmt.Errorf("continual: checkpoint: %w", err)
+		return failed(err)
 	}
 	if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("continual: checkpoint: %w", err)
+		return failed(err)
 	}
 	if delta {
+		secs = append(secs, chainSection(r.chain))
 		if err := durable.WriteFile(filepath.Join(r.cfg.Dir, deltaName(r.deltas+1)), encodeCheckpoint(secs), 0o644); err != nil {
-			return fmt.Errorf("continual: checkpoint: %w", err)
+			return failed(err)
 		}
 		r.deltas++
 	} else {
-		// Deltas go first: a crash before the new full checkpoint leaves
-		// the old one alone, an older consistent state.
-		if err := removeDeltas(r.cfg.Dir); err != nil {
-			return fmt.Errorf("continual: checkpoint: %w", err)
-		}
-		if err := durable.SyncDir(r.cfg.Dir); err != nil {
-			return fmt.Errorf("continual: checkpoint: %w", err)
+		// The replaced checkpoint stays as checkpoint.prev.ppt, used if
+		// the new one is refused. The new one starts a new chain: the old
+		// deltas, removed after it is written, no longer apply — and if a
+		// crash comes first, Restore ignores them, as their chain differs.
+		chain := newChain()
+		secs = append(secs, chainSection(chain))
+		if !r.curRefused {
+			if err := keepPrevious(r.cfg.Dir); err != nil {
+				return failed(err)
+			}
 		}
 		if err := durable.WriteFile(filepath.Join(r.cfg.Dir, checkpointName), encodeCheckpoint(secs), 0o644); err != nil {
-			return fmt.Errorf("continual: checkpoint: %w", err)
+			return failed(err)
 		}
-		r.deltas = 0
+		r.deltas, r.curRefused, r.chain = 0, false, chain
+		if err := removeDeltas(r.cfg.Dir, 1); err != nil {
+			r.logger.Warn("cannot remove the deltas of the replaced checkpoint (they are ignored)", "err", err)
+		}
 		if r.cfg.OnCheckpoint != nil && r.lastSet != nil {
-			info := CheckpointInfo{Offset: r.offset, Watermark: r.watermark, Stats: r.stats, Models: r.lastSet, Encoded: r.lastBytes,
+			info := CheckpointInfo{Offset: r.offset, Watermark: r.watermark, Stats: r.stats, Models: r.lastSet, Encoded: r.lastBytes, Features: r.lastBehav,
 				Metrics: make(map[string]metric.Values, len(r.models))}
 			for _, m := range r.models {
 				info.Metrics[m.name] = m.metrics.Snapshot()
@@ -789,6 +920,7 @@ func (r *Runner) saveAs(delta bool) ([]section, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.lastBehav = bb
 	secs = append(secs, section{name: "models", data: tb}, section{name: "behaviour", data: bb},
 		section{name: "pending", data: r.encodePending()})
 	return secs, nil
@@ -844,7 +976,7 @@ func (r *Runner) load(secs map[string][]byte, delta bool) error {
 	}
 	r.stats = Stats{Records: u(2), Undecodable: u(3), Examples: u(4), Labelled: u(5), Positives: u(6), Evicted: u(7)}
 	if end := r.log.End(); r.offset > end {
-		return fmt.Errorf("checkpoint offset %d is beyond the log end %d (wrong data dir?)", r.offset, end)
+		return fmt.Errorf("%w: checkpoint offset %d, log end %d (wrong data dir?)", errBeyondEnd, r.offset, end)
 	}
 	return nil
 }

@@ -3,12 +3,15 @@ package continual
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/event"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
@@ -168,27 +171,68 @@ func TestCheckpointRestartContinue(t *testing.T) {
 	}
 }
 
+// TestCorruptCheckpointRefused flips bytes of the newest full checkpoint:
+// it is refused with an Error-level message naming the file, and the
+// previous full checkpoint is used (or, without one, the fresh state, so
+// the log is replayed from its start).
 func TestCorruptCheckpointRefused(t *testing.T) {
 	lg := simLog(t, 200, 2)
 	dir := t.TempDir()
-	r, _ := New(lg, testLearners(), Config{Dir: dir})
+	r, _ := New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1})
+	half := int(lg.End() / 2)
+	if _, err := r.Step(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// The first checkpoint has no previous one.
+	path := filepath.Join(dir, checkpointName)
+	first, _ := os.ReadFile(path)
+	for _, pos := range []int{0, 9, len(first) / 2, len(first) - 1} {
+		bad := bytes.Clone(first)
+		bad[pos] ^= 1
+		os.WriteFile(path, bad, 0o644)
+		var logs bytes.Buffer
+		fresh, _ := New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if found, err := fresh.Restore(); err != nil || found || fresh.Offset() != 0 {
+			t.Errorf("Restore with byte %d flipped and no previous checkpoint = %v, %v at offset %d; want false, nil at 0", pos, found, err, fresh.Offset())
+		}
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), checkpointName) {
+			t.Errorf("Restore with byte %d flipped logged %q; want an error naming %s", pos, logs.String(), checkpointName)
+		}
+	}
+	os.WriteFile(path, first, 0o644)
+
+	// With a second checkpoint, the first is the previous one.
+	r, _ = New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1})
+	if _, err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
 	drain(t, r)
 	if err := r.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, checkpointName)
 	data, _ := os.ReadFile(path)
 	for _, pos := range []int{0, 9, len(data) / 2, len(data) - 1} {
 		bad := bytes.Clone(data)
 		bad[pos] ^= 1
 		os.WriteFile(path, bad, 0o644)
-		fresh, _ := New(lg, testLearners(), Config{Dir: dir})
-		if found, err := fresh.Restore(); err == nil || found {
-			t.Errorf("Restore with byte %d flipped = %v, %v; want an error", pos, found, err)
+		var logs bytes.Buffer
+		fresh, _ := New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if found, err := fresh.Restore(); err != nil || !found || fresh.Offset() != uint64(half) {
+			t.Errorf("Restore with byte %d flipped = %v, %v at offset %d; want the previous checkpoint at %d", pos, found, err, fresh.Offset(), half)
 		}
-		if fresh.Offset() != 0 {
-			t.Errorf("failed Restore left offset %d; want 0", fresh.Offset())
+		if !strings.Contains(logs.String(), "checkpoint refused as corrupt") {
+			t.Errorf("Restore with byte %d flipped logged %q; want a refusal", pos, logs.String())
 		}
+	}
+	// A checkpoint beyond the log's end is an error, not a fallback.
+	os.WriteFile(path, data, 0o644)
+	short := simLog(t, 50, 2)
+	other, _ := New(short, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1})
+	if found, err := other.Restore(); err == nil || found || !strings.Contains(err.Error(), "beyond the log end") {
+		t.Errorf("Restore against a shorter log = %v, %v; want an error", found, err)
 	}
 }
 
@@ -319,11 +363,27 @@ func TestDeltaCheckpoints(t *testing.T) {
 	if err := third.Checkpoint(); err != nil { // delta 1 of the new chain
 		t.Fatal(err)
 	}
+	at1 := third.Offset()
+	if err := third.Checkpoint(); err != nil { // delta 2 of the new chain
+		t.Fatal(err)
+	}
 	b, _ := os.ReadFile(filepath.Join(dir, deltaName(1)))
 	os.WriteFile(filepath.Join(dir, deltaName(2)), b, 0o644) // a repeat is out of order
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	fourth, _ := New(lg, testLearners(), cfg)
-	if _, err := fourth.Restore(); err == nil {
-		t.Fatal("Restore with a repeated delta: no error")
+	if found, err := fourth.Restore(); err != nil || !found || fourth.Offset() != at1 {
+		t.Fatalf("Restore with a repeated delta = %v, %v at %d; want the state of delta 1 at %d", found, err, fourth.Offset(), at1)
+	}
+	if !strings.Contains(logs.String(), deltaName(2)) {
+		t.Fatalf("Restore with a repeated delta logged %q; want the refusal of %s", logs.String(), deltaName(2))
+	}
+	// Its next checkpoint is a full one: the stale delta goes.
+	if err := fourth.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*")); len(m) != 0 {
+		t.Fatalf("deltas left after the checkpoint following a refused delta: %v", m)
 	}
 }
 
@@ -432,5 +492,197 @@ func TestCanaryAndShadow(t *testing.T) {
 		if err := r.SetTraffic(bad); err == nil {
 			t.Errorf("SetTraffic(%+v): no error", bad)
 		}
+	}
+}
+
+// TestCheckpointFailureThenFull makes a delta checkpoint fail to be
+// written: the error names the file, and the next checkpoint is a full
+// one (the failed delta's changes are in no file, so no later delta may
+// chain to it); restoring then continuing equals an uninterrupted run.
+func TestCheckpointFailureThenFull(t *testing.T) {
+	lg := simLog(t, 1500, 17)
+	whole, _ := New(lg, testLearners(), Config{WideBits: 8})
+	drain(t, whole)
+	want := state(t, whole)
+
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, WideBits: 8}
+	r, _ := New(lg, testLearners(), cfg)
+	step := int(lg.End() / 4)
+	r.Step(context.Background(), step)
+	if err := r.Checkpoint(); err != nil { // full
+		t.Fatal(err)
+	}
+	// A directory where delta 1 goes makes its rename fail.
+	blocker := filepath.Join(dir, deltaName(1))
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.Step(context.Background(), step)
+	if err := r.Checkpoint(); err == nil || !strings.Contains(err.Error(), deltaName(1)) {
+		t.Fatalf("Checkpoint onto a directory = %v; want an error naming %s", err, deltaName(1))
+	}
+	os.Remove(blocker)
+	r.Step(context.Background(), step)
+	if err := r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*")); len(m) != 0 {
+		t.Fatalf("the checkpoint after a failed one wrote %v; want a full checkpoint", m)
+	}
+	if _, err := os.Stat(filepath.Join(dir, prevCheckpointName)); err != nil {
+		t.Fatalf("no previous checkpoint kept: %v", err)
+	}
+	second, _ := New(lg, testLearners(), cfg)
+	if found, err := second.Restore(); err != nil || !found || second.Offset() != uint64(3*step) {
+		t.Fatalf("Restore = %v, %v at %d; want true, nil at %d", found, err, second.Offset(), 3*step)
+	}
+	drain(t, second)
+	if got := state(t, second); !bytes.Equal(got, want) {
+		t.Fatal("state after a failed checkpoint, a full one, restore and continue differs from the uninterrupted run")
+	}
+}
+
+// TestRunSurvivesCheckpointFailures makes checkpoints fail (after the
+// first, a non-empty directory where the previous checkpoint is kept):
+// Run logs and counts the failures, keeps learning to the end of the log
+// and publishing, and only the final checkpoint's failure is returned,
+// naming the file.
+func TestRunSurvivesCheckpointFailures(t *testing.T) {
+	lg := simLog(t, 300, 19)
+	more := simLog(t, 100, 20)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, prevCheckpointName, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncWriter
+	r, _ := New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: -1, CheckpointEvery: 100, CheckpointInterval: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(context.Background()) }()
+	waitFor := func(what string, ok func(p *Published) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			if p := r.Published(); p != nil && ok(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Run did not get to %s (published %+v); log:\n%s", what, r.Published(), logs.String())
+			}
+		}
+	}
+	waitFor("a first checkpoint", func(p *Published) bool { return p.Offset == lg.End() })
+	// New records: the next checkpoints cannot keep the previous one.
+	rd, _ := more.NewReader(0)
+	for {
+		rec, err := rd.Next(context.Background())
+		if err != nil {
+			break
+		}
+		if _, err := lg.Append(context.Background(), [][]byte{bytes.Clone(rec.Data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd.Close()
+	// Published stats change with publications only; the log says every retry.
+	waitFor("the log end with failing checkpoints", func(p *Published) bool {
+		return p.Offset == lg.End() && p.Stats.CheckpointFailures >= 1 && strings.Count(logs.String(), "checkpoint failed") >= 2
+	})
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), prevCheckpointName) {
+		t.Fatalf("Run = %v; want the final checkpoint's error naming %s", err, prevCheckpointName)
+	}
+	if s := logs.String(); !strings.Contains(s, "checkpoint failed") {
+		t.Fatalf("no failure logged: %q", s)
+	}
+}
+
+// syncWriter is a bytes.Buffer safe for concurrent use.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestRestoreRemovesTemps: temporary files of checkpoint writes a crash
+// interrupted are removed when the runner restores; other files stay.
+func TestRestoreRemovesTemps(t *testing.T) {
+	lg := simLog(t, 50, 23)
+	dir := t.TempDir()
+	for _, name := range []string{".checkpoint.ppt.tmp-123", ".checkpoint.delta.2.ppt.tmp-9", "keep.me"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := New(lg, testLearners(), Config{Dir: dir})
+	if found, err := r.Restore(); err != nil || found {
+		t.Fatalf("Restore = %v, %v; want false, nil", found, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 || ents[0].Name() != "keep.me" {
+		t.Fatalf("after Restore the dir holds %v; want only keep.me", ents)
+	}
+}
+
+// TestStaleDeltasIgnored simulates a crash after a full checkpoint was
+// written but before the deltas of the one it replaced were removed:
+// Restore ignores (and removes) them, as their chain differs, and the
+// restored runner continues exactly as an uninterrupted one.
+func TestStaleDeltasIgnored(t *testing.T) {
+	lg := simLog(t, 2000, 29)
+	whole, _ := New(lg, testLearners(), Config{WideBits: 8})
+	drain(t, whole)
+	want := state(t, whole)
+
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, DeltaCheckpoints: 2, WideBits: 8}
+	r, _ := New(lg, testLearners(), cfg)
+	step := int(lg.End() / 6)
+	saved := map[string][]byte{}
+	for k := range 4 { // full, delta 1, delta 2, full
+		r.Step(context.Background(), step)
+		if k == 3 {
+			for _, d := range []int{1, 2} {
+				saved[deltaName(d)], _ = os.ReadFile(filepath.Join(dir, deltaName(d)))
+			}
+		}
+		if err := r.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range saved { // the crash: the old deltas are still there
+		if len(b) == 0 {
+			t.Fatalf("%s was not written", name)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	second, _ := New(lg, testLearners(), cfg)
+	if found, err := second.Restore(); err != nil || !found || second.Offset() != uint64(4*step) {
+		t.Fatalf("Restore with stale deltas = %v, %v at %d; want the full checkpoint at %d", found, err, second.Offset(), 4*step)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("stale deltas were reported as an error: %s", logs.String())
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "checkpoint.delta.*")); len(m) != 0 {
+		t.Errorf("stale deltas left after Restore: %v", m)
+	}
+	drain(t, second)
+	if got := state(t, second); !bytes.Equal(got, want) {
+		t.Fatal("state after ignoring stale deltas and continuing differs from the uninterrupted run")
 	}
 }

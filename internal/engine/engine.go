@@ -47,6 +47,7 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/registry"
 	"github.com/perpetua-ml/perpetua/internal/risk"
 	"github.com/perpetua-ml/perpetua/internal/serve"
+	"github.com/perpetua-ml/perpetua/internal/source/kafka"
 	"github.com/perpetua-ml/perpetua/internal/supply"
 )
 
@@ -96,6 +97,32 @@ type Config struct {
 	RateBurst int     `json:"rate_burst"`
 	// Pprof serves Go's profiler at /debug/pprof/ to admin keys.
 	Pprof bool `json:"pprof"`
+	// Role splits training from serving across processes (docs/nats.md):
+	// "all" (the default) trains and serves in one process; "train" is
+	// the one trainer, which also publishes each version's feature state
+	// to the registry; "serve" is a stateless serving replica: it trains
+	// nothing and writes nothing locally, keeps its features current from
+	// the shared log and serves the registry's versions, following
+	// promotions as they happen. "serve" needs a NATS log and registry.
+	Role string `json:"role"`
+	// Registry is where model versions live: "dir" (DataDir/registry,
+	// the default with the embedded log) or "nats" (an object store on
+	// the log's NATS servers, the default with a NATS log).
+	Registry string `json:"registry"`
+	// DeltaCheckpoints is the number of delta checkpoints between full
+	// ones (default 9; -1: every checkpoint is full). Model versions are
+	// registered at full checkpoints, so serving replicas see a new
+	// version every DeltaCheckpoints+1 checkpoints.
+	DeltaCheckpoints int `json:"delta_checkpoints"`
+	// KeepVersions is how many of the newest model versions the trainer
+	// keeps in the registry (default 20); older ones are deleted unless
+	// they are the champion or in its rollback history.
+	KeepVersions int `json:"keep_versions"`
+	// Kafka, if set, consumes a shop's Kafka topics of JSON events into
+	// the log through a declarative mapping (see package kafka and
+	// docs/kafka.md), committing offsets only after the events are in
+	// the log. Roles all and train run it; a replica does not.
+	Kafka *kafka.Config `json:"kafka,omitempty"`
 
 	// Logger receives lifecycle messages; nil discards them. Not in JSON.
 	Logger *slog.Logger `json:"-"`
@@ -138,6 +165,23 @@ func (c *Config) Validate() error {
 		return errors.New("engine: config: tls_cert_file and tls_key_file go together")
 	case c.RateLimit < 0 || c.RateBurst < 0:
 		return fmt.Errorf("engine: config: rate_limit %v and rate_burst %d must be ≥ 0", c.RateLimit, c.RateBurst)
+	case c.DeltaCheckpoints < -1:
+		return fmt.Errorf("engine: config: delta_checkpoints %d must be ≥ -1", c.DeltaCheckpoints)
+	case c.KeepVersions < 0:
+		return fmt.Errorf("engine: config: keep_versions %d must be ≥ 0", c.KeepVersions)
+	case c.Role != "" && c.Role != RoleAll && c.Role != RoleTrain && c.Role != RoleServe:
+		return fmt.Errorf("engine: config: role %q: want all, train or serve", c.Role)
+	case c.Registry != "" && c.Registry != "dir" && c.Registry != "nats":
+		return fmt.Errorf("engine: config: registry %q: want dir or nats", c.Registry)
+	case c.Registry == "nats" && c.Log == "":
+		return errors.New("engine: config: registry nats needs a NATS log (log: nats://…)")
+	case c.Role == RoleServe && (c.Log == "" || c.Registry == "dir"):
+		return errors.New("engine: config: role serve needs a NATS log and registry that a trainer shares (log: nats://…)")
+	}
+	if c.Kafka != nil {
+		if err := c.Kafka.Validate(); err != nil {
+			return fmt.Errorf("engine: config: %v", err)
+		}
 	}
 	for _, h := range c.Hidden {
 		if h < 1 || h > 4096 {
@@ -150,6 +194,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// The roles of Config.Role.
+const (
+	RoleAll   = "all"
+	RoleTrain = "train"
+	RoleServe = "serve"
+)
+
 // Engine is Perpetua running embedded in one process.
 type Engine struct {
 	cfg    Config
@@ -159,6 +210,10 @@ type Engine struct {
 	ingest *ingest.Ingester
 	runner *continual.Runner
 	server *serve.Server
+	kafka  *kafka.Source // nil without Config.Kafka
+	// kafkaStop ends the Kafka source; kafkaDone is closed when it has.
+	kafkaStop context.CancelFunc
+	kafkaDone chan struct{}
 
 	// The shop-facing services, fed from the log by follow.
 	recommend *recommend.Service
@@ -282,25 +337,62 @@ func New(cfg Config) (*Engine, error) {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
 	e.ingest = in
-	reg, err := registry.Open(filepath.Join(cfg.DataDir, "registry"))
-	if err != nil {
+	var reg *registry.Registry
+	if nl, ok := lg.(*natslog.Log); ok && cfg.Registry != "dir" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		store, err := registry.OpenNATSStore(ctx, nl.JetStream(), "", nl.Replicas())
+		cancel()
+		if err == nil {
+			reg, err = registry.New(store, "nats:"+registry.DefaultBucket)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("engine: %w", err))
+		}
+	} else if reg, err = registry.Open(filepath.Join(cfg.DataDir, "registry")); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
-	e.models = &models{reg: reg, logger: logger}
+	role := cfg.Role
+	if role == "" {
+		role = RoleAll
+	}
+	keep := cfg.KeepVersions
+	if keep == 0 {
+		keep = 20
+	}
+	e.models = &models{reg: reg, logger: logger, features: role == RoleTrain, keep: keep}
+	ckptDir, onCkpt := filepath.Join(cfg.DataDir, "checkpoints"), e.models.onCheckpoint
+	if role == RoleServe {
+		ckptDir, onCkpt = "", nil
+	}
 	e.runner, err = continual.New(lg, Learners(cfg.Hidden, cfg.Seed), continual.Config{
-		OnCheckpoint:       e.models.onCheckpoint,
-		Dir:                filepath.Join(cfg.DataDir, "checkpoints"),
+		Follow:             role == RoleServe,
+		OnCheckpoint:       onCkpt,
+		Dir:                ckptDir,
 		Horizon:            time.Duration(cfg.Horizon),
 		Window:             cfg.Window,
 		CheckpointEvery:    cfg.CheckpointEvery,
 		CheckpointInterval: time.Duration(cfg.CheckpointInterval),
 		PublishEvery:       cfg.PublishEvery,
+		DeltaCheckpoints:   cfg.DeltaCheckpoints,
 		Logger:             logger,
 	})
 	if err != nil {
 		return fail(err)
 	}
 	e.models.runner = e.runner
+	if cfg.Kafka != nil && role != RoleServe {
+		e.kafka, err = kafka.New(*cfg.Kafka, lg, kafka.Options{OnInvalid: func(re *kafka.RecordError) {
+			logger.Warn("kafka: invalid record skipped", "topic", re.Topic, "partition", re.Partition, "offset", re.Offset, "err", re.Err)
+		}})
+		if err != nil {
+			return fail(fmt.Errorf("engine: %w", err))
+		}
+	}
+	if role == RoleServe {
+		if err := e.models.bootstrap(); err != nil {
+			return fail(fmt.Errorf("engine: %w", err))
+		}
+	}
 	e.models.restore()
 	if err := e.runner.Register(e.registry); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
@@ -354,7 +446,7 @@ func New(cfg Config) (*Engine, error) {
 		Gatherer:   e.registry,
 		Logger:     logger,
 		BeforeHTTPStop: []func(context.Context) error{
-			e.stopIngest, e.stopRunner, e.stopDashboard,
+			e.stopKafka, e.stopIngest, e.stopRunner, e.stopDashboard,
 		},
 	})
 	if err != nil {
@@ -399,6 +491,18 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return e.runner.Run(runCtx) })
 	g.Go(func() error { return e.follow.run(gctx) })
+	g.Go(func() error { return e.models.watch(gctx) })
+	if e.kafka != nil {
+		kctx, kstop := context.WithCancel(gctx)
+		e.kafkaStop, e.kafkaDone = kstop, make(chan struct{})
+		g.Go(func() error {
+			defer close(e.kafkaDone)
+			if err := e.kafka.Run(kctx); err != nil {
+				return fmt.Errorf("engine: %w", err)
+			}
+			return nil
+		})
+	}
 	dashCtx, dashStop := context.WithCancel(gctx)
 	e.dashStop = dashStop
 	g.Go(func() error {
@@ -443,6 +547,29 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 	})
 	return e.shutdownErr
+}
+
+// stopKafka ends the Kafka source before ingest stops: what it appended
+// is in the log, and its offsets are committed up to that.
+func (e *Engine) stopKafka(ctx context.Context) error {
+	if e.kafkaStop == nil {
+		return nil
+	}
+	e.kafkaStop()
+	select {
+	case <-e.kafkaDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// KafkaStats returns the Kafka source's counters (zero without one).
+func (e *Engine) KafkaStats() kafka.Stats {
+	if e.kafka == nil {
+		return kafka.Stats{}
+	}
+	return e.kafka.Stats()
 }
 
 func (e *Engine) stopIngest(ctx context.Context) error {

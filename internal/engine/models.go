@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/continual"
 	"github.com/perpetua-ml/perpetua/internal/metric"
@@ -19,18 +22,172 @@ const purchaseTask = "purchase"
 // models ties the registry to the learning loop: every full checkpoint
 // becomes a version, and the registry's champion decides what serves.
 type models struct {
-	reg    *registry.Registry
-	runner *continual.Runner
-	logger *slog.Logger
-	onSwap func(kind, learner, detail string) // told of each promotion and rollback (may be nil)
+	reg      *registry.Registry
+	runner   *continual.Runner
+	logger   *slog.Logger
+	onSwap   func(kind, learner, detail string) // told of each promotion and rollback (may be nil)
+	features bool                               // publish the feature state with each version (role train)
+	keep     int                                // versions kept by pruning after each new one
+
+	// mu serialises changes of what serves: the API's promotions and
+	// rollbacks and the watcher's adoption of other processes' changes.
+	mu sync.Mutex
+	// champion is the registry champion this process serves (guarded by mu).
+	champion registry.Ref
 }
 
 // onCheckpoint registers a version (trainer goroutine). A failure is
 // logged: the checkpoint itself is written, and serving goes on.
 func (m *models) onCheckpoint(ci continual.CheckpointInfo) {
-	if _, err := m.reg.Register(purchaseTask, m.runner.Learners(), ci.Encoded, ci.Offset, ci.Watermark, ci.Metrics); err != nil {
-		m.logger.Error("registering a model version failed", "err", err)
+	in := registry.Input{Learners: m.runner.Learners(), Model: ci.Encoded, LogTo: ci.Offset, Watermark: ci.Watermark, Metrics: ci.Metrics}
+	if m.features {
+		in.Features = ci.Features
 	}
+	if _, err := m.reg.Publish(purchaseTask, in); err != nil {
+		m.logger.Error("registering a model version failed", "err", err)
+		return
+	}
+	if _, err := m.reg.Prune(purchaseTask, m.keep); err != nil {
+		m.logger.Error("pruning old model versions failed", "err", err)
+	}
+}
+
+// bootstrap starts a serving replica (a follower runner) from the
+// registry's latest version that has feature state: its features and
+// log offset, and its models. Without one the replica rebuilds its
+// features from the start of the log and serves once a version appears.
+func (m *models) bootstrap() error {
+	vs, err := m.reg.List(purchaseTask)
+	if err != nil {
+		return err
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		if v.FeaturesFile == "" {
+			continue
+		}
+		f, err := m.reg.Features(purchaseTask, v.Version)
+		if err != nil {
+			m.logger.Error("a version's feature state cannot be read; trying an older one", "version", v.Version, "err", err)
+			continue
+		}
+		if err := m.runner.Bootstrap(f, v.LogTo, v.Watermark); err != nil {
+			m.logger.Error("a version's feature state cannot be used; trying an older one", "version", v.Version, "err", err)
+			continue
+		}
+		m.logger.Info("replica starts from a registry version", "version", v.Version, "offset", v.LogTo)
+		break
+	}
+	m.adoptLatest(vs)
+	return nil
+}
+
+// adoptLatest makes a follower serve the newest version of vs it can
+// load, if newer than the one it serves. A version that cannot be loaded
+// is logged and skipped: the previous one goes on serving.
+func (m *models) adoptLatest(vs []registry.Manifest) {
+	for i := len(vs) - 1; i >= 0 && vs[i].Version > m.runner.Adopted(); i-- {
+		start := time.Now()
+		_, set, err := m.reg.Get(purchaseTask, vs[i].Version)
+		if err == nil {
+			err = m.runner.Adopt(vs[i].Version, set, vs[i].Metrics)
+		}
+		if err == nil {
+			m.logger.Info("serving a new model version", "version", vs[i].Version, "bytes", vs[i].Bytes, "took", time.Since(start))
+			return
+		}
+		m.logger.Error("a model version cannot be served; keeping the previous one", "version", vs[i].Version, "err", err)
+	}
+}
+
+// watch follows the registry's changes made by other processes until ctx
+// is done: a replica adopts each new version, and every process applies
+// promotions and rollbacks made elsewhere. It reacts to the store's
+// change notifications (NATS) and checks every few seconds anyway.
+// Adopting a version (loading tens of MB) runs on its own goroutine, so
+// that a promotion is applied while a version loads.
+func (m *models) watch(ctx context.Context) error {
+	var changes <-chan string
+	if w, ok := m.reg.Store().(registry.Watcher); ok {
+		var err error
+		if changes, err = w.Watch(ctx); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+	}
+	poll := 2 * time.Second
+	if changes != nil {
+		poll = 5 * time.Second // notifications do the work; this is a safety net
+	}
+	kick := make(chan struct{}, 1) // a new version may be there (coalesced)
+	var adopter sync.WaitGroup
+	if m.runner.Follower() {
+		adopter.Add(1)
+		go func() { // owned: ends with ctx, waited for below
+			defer adopter.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-kick:
+				}
+				vs, err := m.reg.List(purchaseTask)
+				if err != nil {
+					m.logger.Error("listing model versions failed", "err", err)
+					continue
+				}
+				m.adoptLatest(vs)
+			}
+		}()
+	}
+	defer adopter.Wait()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		versions := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case name, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			if name != "state.json" && !strings.HasSuffix(name, "/manifest.json") {
+				continue
+			}
+			versions = name != "state.json"
+		case <-t.C:
+			versions = true
+		}
+		if versions {
+			select {
+			case kick <- struct{}{}:
+			default: // one is pending already
+			}
+		}
+		m.sync()
+	}
+}
+
+// sync applies the registry's serving state if another process changed it.
+func (m *models) sync() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.reg.Refresh(); err != nil {
+		m.logger.Error("reading the registry's serving state failed", "err", err)
+		return
+	}
+	st := m.reg.State(purchaseTask)
+	if st.Champion == m.champion || st.Champion.Learner == "" {
+		return
+	}
+	if err := m.apply(st.Champion); err != nil {
+		m.logger.Error("the registry's new champion cannot be served; keeping the current one",
+			"learner", st.Champion.Learner, "version", st.Champion.Version, "err", err)
+		return
+	}
+	m.champion = st.Champion
+	m.swapped("follow", st.Champion)
 }
 
 // apply makes the runner serve ref: a live learner (version 0) or a
@@ -38,6 +195,9 @@ func (m *models) onCheckpoint(ci continual.CheckpointInfo) {
 func (m *models) apply(ref registry.Ref) error {
 	if ref.Version == 0 {
 		return m.runner.SetChampion(ref.Learner)
+	}
+	if m.runner.Adopted() == ref.Version && m.runner.Pin(ref.Learner, ref.Version, nil) == nil {
+		return nil // a replica holds it loaded already (unless it adopted a newer one meanwhile)
 	}
 	_, set, err := m.reg.Get(purchaseTask, ref.Version)
 	if err != nil {
@@ -57,7 +217,9 @@ func (m *models) restore() {
 	if err := m.apply(st.Champion); err != nil {
 		m.logger.Error("the registry's champion cannot be served; serving the live default instead",
 			"learner", st.Champion.Learner, "version", st.Champion.Version, "err", err)
+		return
 	}
+	m.champion = st.Champion
 }
 
 // modelsReply answers GET /v1/models and the promote and rollback calls.
@@ -109,8 +271,10 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 			func(context.Context, url.Values) (modelsReply, error) { return m.reply() })},
 		{Pattern: "POST /v1/models/promote", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
 			func(_ context.Context, req *promoteRequest) (modelsReply, error) {
+				m.mu.Lock()
+				defer m.mu.Unlock()
 				ref := registry.Ref{Learner: req.Model, Version: req.Version}
-				prev := m.reg.State(purchaseTask).Champion
+				prev := m.champion
 				// Load and verify first, then swap atomically, then persist.
 				if err := m.apply(ref); err != nil {
 					return modelsReply{}, modelsError(err)
@@ -119,6 +283,7 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 					m.undo(prev)
 					return modelsReply{}, modelsError(err)
 				}
+				m.champion = ref
 				m.swapped("promote", ref)
 				return m.reply()
 			})},
@@ -134,6 +299,11 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 			})},
 		{Pattern: "POST /v1/models/rollback", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
 			func(_ context.Context, _ *struct{}) (modelsReply, error) {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				if _, err := m.reg.Refresh(); err != nil {
+					return modelsReply{}, err
+				}
 				st := m.reg.State(purchaseTask)
 				if len(st.History) == 0 {
 					return modelsReply{}, serve.Conflict(fmt.Errorf("%w: nothing was promoted before the current champion", registry.ErrNoChampion))
@@ -145,7 +315,8 @@ func (m *models) routes(logger *slog.Logger) []serve.Route {
 					m.undo(st.Champion)
 					return modelsReply{}, modelsError(err)
 				}
-				m.swapped("rollback", st.History[len(st.History)-1])
+				m.champion = st.History[len(st.History)-1]
+				m.swapped("rollback", m.champion)
 				return m.reply()
 			})},
 	}

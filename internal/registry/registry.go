@@ -341,6 +341,9 @@ func (r *Registry) file(m Manifest, file string, size int64, crc uint32) ([]byte
 	ctx, cancel := opCtx()
 	defer cancel()
 	b, err := r.store.Get(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s v%d: %s is gone (pruned meanwhile?)", ErrNotFound, m.Task, m.Version, file)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +351,54 @@ func (r *Registry) file(m Manifest, file string, size int64, crc uint32) ([]byte
 		return nil, fmt.Errorf("%w: %s/%s is %d bytes with CRC %08x; its manifest says %d bytes, %08x", ErrCorrupt, r.where, name, len(b), got, size, crc)
 	}
 	return b, nil
+}
+
+// Prune deletes task's versions except the newest keep and those the
+// serving state refers to (the champion and its history), and returns the
+// versions deleted. A version's manifest goes first, so it leaves List
+// at once and a crash midway leaves only unreferenced files.
+func (r *Registry) Prune(task string, keep int) ([]uint64, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	if keep < 1 {
+		return nil, fmt.Errorf("registry: prune %s: keep %d must be ≥ 1", task, keep)
+	}
+	if _, err := r.Refresh(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	vs, err := r.listLocked(task)
+	if err != nil || len(vs) <= keep {
+		return nil, err
+	}
+	used := map[uint64]bool{}
+	if st := r.st[task]; st != nil {
+		used[st.Champion.Version] = true
+		for _, h := range st.History {
+			used[h.Version] = true
+		}
+	}
+	ctx, cancel := opCtx()
+	defer cancel()
+	var gone []uint64
+	for _, m := range vs[:len(vs)-keep] {
+		if used[m.Version] {
+			continue
+		}
+		dir := versionDir(task, m.Version)
+		for _, f := range []string{"manifest.json", m.File, m.FeaturesFile} {
+			if f == "" {
+				continue
+			}
+			if err := r.store.Delete(ctx, dir+"/"+f); err != nil {
+				return gone, err
+			}
+		}
+		gone = append(gone, m.Version)
+	}
+	return gone, nil
 }
 
 // State returns task's serving state (the zero state when none was set).

@@ -28,6 +28,8 @@ type Store interface {
 	Get(ctx context.Context, name string) ([]byte, error)
 	// List returns the names that start with prefix, in any order.
 	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes name; a missing name is not an error.
+	Delete(ctx context.Context, name string) error
 }
 
 // Watcher is a Store that can tell when names change.
@@ -67,6 +69,21 @@ func (d DirStore) Get(_ context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	return b, nil
+}
+
+// Delete removes the file name, and its directory once empty.
+func (d DirStore) Delete(_ context.Context, name string) error {
+	path, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("registry: %w", err)
+	}
+	if dir := filepath.Dir(path); dir != filepath.Clean(string(d)) {
+		_ = os.Remove(dir) // fails while other files remain: fine
+	}
+	return nil
 }
 
 // List walks the directory for files whose name starts with prefix.
@@ -157,6 +174,14 @@ func (s *NATSStore) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("registry: get %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// Delete removes the object name.
+func (s *NATSStore) Delete(ctx context.Context, name string) error {
+	if err := s.obs.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("registry: delete %s: %w", name, err)
+	}
+	return nil
 }
 
 // List returns the names of the objects starting with prefix.

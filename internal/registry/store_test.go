@@ -90,6 +90,17 @@ func TestStoreConformance(t *testing.T) {
 			if err != nil || !slices.Equal(names, want) {
 				t.Fatalf("List(purchase/v) = %v, %v; want %v", names, err, want)
 			}
+			for _, n := range []string{"purchase/v1/model.ppt", "purchase/v1/model.ppt", "never/was"} {
+				if err := s.Delete(ctx, n); err != nil {
+					t.Fatalf("Delete(%q) = %v", n, err)
+				}
+			}
+			if _, err := s.Get(ctx, "purchase/v1/model.ppt"); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("Get after Delete = %v; want fs.ErrNotExist", err)
+			}
+			if names, _ := s.List(ctx, "purchase/v1/"); !slices.Equal(names, []string{"purchase/v1/manifest.json"}) {
+				t.Fatalf("List after Delete = %v", names)
+			}
 		})
 	}
 }
@@ -163,5 +174,54 @@ func TestRegistryOverNATS(t *testing.T) {
 	}
 	if st := trainer.State("purchase"); st.Champion != (Ref{Learner: "deep", Version: 1}) {
 		t.Fatalf("trainer champion after the replica's rollback = %+v", st.Champion)
+	}
+}
+
+// TestPrune keeps the newest versions and those the serving state names,
+// on both stores, and never reuses a version number.
+func TestPrune(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			r, err := New(open(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 8 {
+				if _, err := r.Publish("purchase", Input{Learners: []string{"mlp", "deep"}, Model: modelSet(float32(i)), Features: []byte{byte(i)}, LogTo: uint64(100 * (i + 1))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := r.Promote("purchase", Ref{Learner: "deep", Version: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Promote("purchase", Ref{Learner: "mlp", Version: 4}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Prune("purchase", 0); err == nil {
+				t.Fatal("Prune keep 0: no error")
+			}
+			gone, err := r.Prune("purchase", 3)
+			if err != nil || !slices.Equal(gone, []uint64{1, 3, 5}) {
+				t.Fatalf("Prune = %v, %v; want [1 3 5]", gone, err)
+			}
+			vs, _ := r.List("purchase")
+			var left []uint64
+			for _, m := range vs {
+				left = append(left, m.Version)
+			}
+			if !slices.Equal(left, []uint64{2, 4, 6, 7, 8}) {
+				t.Fatalf("versions after Prune = %v", left)
+			}
+			if _, _, err := r.Get("purchase", 3); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get(pruned v3) = %v; want ErrNotFound", err)
+			}
+			if f, err := r.Features("purchase", 2); err != nil || len(f) != 1 || f[0] != 1 {
+				t.Fatalf("Features(v2) = %v, %v", f, err)
+			}
+			m, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
+			if err != nil || m.Version != 9 {
+				t.Fatalf("Publish after Prune = v%d, %v; want v9", m.Version, err)
+			}
+		})
 	}
 }

@@ -90,6 +90,7 @@ type Log struct {
 	subject   string
 	maxRecord int
 	maxBatch  int
+	replicas  int
 	timeout   time.Duration
 	ownConn   bool
 	ownServer *server.Server
@@ -164,6 +165,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		opts.MaxBatch = DefaultMaxBatch
 	}
 	l.maxBatch = opts.MaxBatch
+	l.replicas = opts.Replicas
 	l.maxChunk = int(l.nc.MaxPayload()) - headerRoom - chunkOverhead
 	l.maxRecord = l.maxChunk - uvarintLen(uint64(l.maxChunk))
 	if l.maxRecord < 1 {
@@ -445,6 +447,15 @@ func (l *Log) Committed(ctx context.Context, consumer string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// JetStream returns the log's JetStream handle, for other state kept on
+// the same servers (the model registry's object store). It is valid
+// until Close.
+func (l *Log) JetStream() jetstream.JetStream { return l.js }
+
+// Replicas returns the replication factor the log was opened with, the
+// one to give other buckets on the same cluster.
+func (l *Log) Replicas() int { return l.replicas }
 
 // Close closes the log: calls in flight are cancelled, Readers return
 // ErrClosed, the connection is closed if Open made it and the embedded
