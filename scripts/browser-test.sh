@@ -103,7 +103,11 @@ if [ "${1:-}" = "demo" ]; then
 	URL=$(sed -n 's/^Dashboard: //p' "$ARTIFACTS/demo.log" | head -1)
 	[ -n "$URL" ] || fail "the demo printed no dashboard URL within 60s"
 	EXPECT=${PERPETUA_EXPECT_LEARNERS:-mlp logistic deep}
-	REQUIRE=${PERPETUA_REQUIRE_SECTIONS:-learners models}
+	# recommend: the demo feeds the simulator's true click probabilities
+	# to the engine (Engine.ObserveRecommendTruth), so CTR and regret;
+	# routes: it plans every delivery wave of one warehouse through POST
+	# /v1/routes/optimize.
+	REQUIRE=${PERPETUA_REQUIRE_SECTIONS:-learners models recommend routes}
 elif [ -n "${PERPETUA_DASHBOARD_URL:-}" ]; then
 	URL=$PERPETUA_DASHBOARD_URL
 	EXPECT=${PERPETUA_EXPECT_LEARNERS:-}
@@ -136,6 +140,23 @@ while :; do
 	sleep 1
 done
 note "samples in history at start: $n"
+case " $REQUIRE " in *" recommend "*)
+	# The regret needs served slates with their truth: wait for two samples of it.
+	while :; do
+		n=$(curl -fsS --max-time 5 "${URL}api/state" 2>/dev/null | grep -o '"recommend.regret":' | wc -l || true)
+		[ "${n:-0}" -ge 2 ] && break
+		[ $SECONDS -ge $deadline ] && fail "${URL}api/state has fewer than 2 regret samples after ${WAIT_S}s"
+		sleep 1
+	done
+	note "regret samples in history: $n" ;;
+esac
+case " $REQUIRE " in *" routes "*)
+	# The first delivery wave is planned at 07:30 simulated time.
+	until curl -fsS --max-time 5 "${URL}api/state" 2>/dev/null | grep -q '"routes":\['; do
+		[ $SECONDS -ge $deadline ] && fail "${URL}api/state has no routes after ${WAIT_S}s"
+		sleep 1
+	done ;;
+esac
 
 # 3. Headers, page weight, event stream.
 headers=$(curl -fsS -D - -o /dev/null "$URL") || fail "GET $URL failed"
@@ -202,7 +223,11 @@ for s in $REQUIRE; do
 	learners) grep -q 'class="card learner"' "$DOM" || fail "no learner card" ;;
 	models) grep -q 'id="models-table"' "$DOM" || fail "no model table"
 		grep -qE '<button type="button" class="(promote|rollback)"' "$DOM" || fail "no promote/rollback button" ;;
-	recommend) grep -q 'aria-label="CTR"' "$DOM" || fail "no CTR chart" ;;
+	recommend) grep -q 'aria-label="CTR"' "$DOM" || fail "no CTR chart"
+		grep -q 'aria-label="regret"' "$DOM" || fail "no regret chart"
+		grep -qE 'data-figure="regret"><b>-?[0-9]' "$DOM" || fail "the regret figure is not a number: $(grep -oE 'data-figure="regret"><b>[^<]*' "$DOM" | head -1)"
+		grep -qE 'data-series="regret" data-points="([2-9]|[1-9][0-9]+)"' "$DOM" || fail "the regret chart has fewer than 2 points"
+		note "recommend: $(grep -oE 'data-figure="(CTR|regret)"><b>[^<]*' "$DOM" | sed -E 's/data-figure="([^"]*)"><b>/\1 /' | tr '\n' ' ')" ;;
 	fraud) grep -q 'id="review-queue"' "$DOM" || fail "no review queue"
 		grep -q 'class="tag"' "$DOM" || fail "no reason codes in the review queue" ;;
 	forecasts) grep -q 'data-series="actual"' "$DOM" && grep -q 'data-series="forecast"' "$DOM" || fail "forecast chart lacks actual or forecast line" ;;
@@ -238,7 +263,7 @@ note "screenshot (live, after promote): $ARTIFACTS/dashboard-live.png"
 if [ -n "$DEMO_PID" ]; then
 	wait "$DEMO_PID" || fail "the demo exited with an error: $(tail -5 "$ARTIFACTS/demo.log")"
 	SERVER_PID=""
-	for c in purchase recommendations forecast fraud; do
+	for c in purchase recommendations forecast fraud routing; do
 		grep -q "\"$c\"" "$ARTIFACTS/demo/report.json" || fail "report.json lacks the $c capability"
 	done
 	grep -q '<svg' "$ARTIFACTS/demo/report.html" || fail "report.html has no plot"

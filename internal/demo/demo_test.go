@@ -17,7 +17,7 @@ import (
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	var out bytes.Buffer
-	rep, err := Run(context.Background(), Config{Days: 2, Users: 800, Seed: 3, Batch: 1000, OutDir: dir, Out: &out})
+	rep, err := Run(context.Background(), Config{Days: 2, Users: 600, Seed: 3, Batch: 1000, OutDir: dir, Out: &out})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
@@ -34,7 +34,7 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("report.json: %v", err)
 	}
-	for _, c := range []string{"purchase", "recommendations", "forecast", "fraud"} {
+	for _, c := range []string{"purchase", "purchase_deep", "recommendations", "forecast", "fraud", "routing"} {
 		cp, ok := got.Capabilities[c]
 		if !ok {
 			t.Errorf("report.json lacks capability %q", c)
@@ -51,7 +51,8 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"purchase_log_loss_per_day", "ctr_per_day", "forecast_mae_per_day", "fraud_average_precision_per_day", "window_log_loss", "t_days"} {
+	for _, k := range []string{"purchase_log_loss_per_day", "ctr_per_day", "forecast_mae_per_day", "fraud_average_precision_per_day",
+		"routing_late_share_per_day", "window_log_loss", "t_days"} {
 		if _, ok := got.Series[k]; !ok {
 			t.Errorf("series lacks %q", k)
 		}
@@ -68,8 +69,15 @@ func TestDemo(t *testing.T) {
 	if bo := float64(p.Extra["bayes_optimal"]); !(bo > 0 && bo < float64(p.Continual)) {
 		t.Errorf("Bayes-optimal log loss %.4f; want in (0, continual %.4f)", bo, p.Continual)
 	}
-	if math.IsNaN(float64(rep.Recovery.PreShift[nameContinual])) {
-		t.Errorf("recovery: no pre-shift window log loss")
+	rv := rep.Recovery
+	if math.IsNaN(float64(rv.PreShift[nameContinual])) || math.IsNaN(float64(rv.PreShiftBayes)) {
+		t.Errorf("recovery: pre-shift window log loss %v, Bayes %v; want numbers", rv.PreShift[nameContinual], rv.PreShiftBayes)
+	}
+	if rv.Method == "" || len(rv.RecoveryHours) != len(variants)+len(deepVariants) {
+		t.Errorf("recovery: method %q, recovery hours %v; want a method and every variant", rv.Method, rv.RecoveryHours)
+	}
+	if _, ok := rep.Capabilities["recommendations"].Secondary["regret_per_item_"+nameContinual]; !ok {
+		t.Errorf("recommendations lack the continual variant's regret")
 	}
 	h, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil {

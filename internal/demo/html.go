@@ -48,17 +48,24 @@ th:first-child,td:first-child{text-align:left}svg{background:#fff;border:1px sol
 	}
 	fmt.Fprintf(&b, `<h2>Recovery after the shift</h2><p class="%s">Target (continual window log loss back within %.0f%% of its pre-shift level within one simulated day, frozen worse): <b>%s</b>.</p>`,
 		cls, rv.Tolerance*100, verdict)
-	b.WriteString("<table><tr><th>model</th><th>window log loss before</th><th>one day after</th><th>back within 5% after</th></tr>")
-	for _, n := range variants {
-		fmt.Fprintf(&b, "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%s</td></tr>", n, float64(rv.PreShift[n]), float64(rv.OneDayAfter[n]), hours(float64(rv.RecoveryHours[n])))
+	b.WriteString("<table><tr><th>model</th><th>window log loss before</th><th>one day after</th><th>one day after, Bayes-adjusted</th><th>back within 5% after</th></tr>")
+	fmt.Fprintf(&b, "<tr><td>bayes_optimal</td><td>%.4f</td><td>%.4f</td><td></td><td></td></tr>", float64(rv.PreShiftBayes), float64(rv.OneDayAfterBayes))
+	for _, n := range append(variants[:len(variants):len(variants)], deepVariants...) {
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%s</td></tr>", n, float64(rv.PreShift[n]), float64(rv.OneDayAfter[n]),
+			float64(rv.OneDayAfterAdjusted[n]), hours(float64(rv.RecoveryHours[n])))
 	}
-	b.WriteString("</table>")
+	fmt.Fprintf(&b, "</table><p>%s.</p>", html.EscapeString(rv.Method))
 	s := r.Series
 	twin := map[string][]jfloat{}
-	for _, n := range variants {
+	for _, n := range append(variants[:len(variants):len(variants)], "bayes_optimal") {
 		twin[n] = s.WindowLogLoss[n]
 	}
 	b.WriteString(svgChart("Purchase model: window log loss over time (dashed: freeze day, shift)", "simulated days", s.T, twin, []float64{c.ShiftDay, float64(c.FreezeDay)}))
+	full := map[string][]jfloat{"bayes_optimal": s.WindowLogLoss["bayes_optimal"]}
+	for _, n := range deepVariants {
+		full[n] = s.WindowLogLoss[n]
+	}
+	b.WriteString(svgChart("Full wide & deep model: window log loss over time", "simulated days", s.T, full, []float64{c.ShiftDay, float64(c.FreezeDay)}))
 	days := make([]float64, len(s.Day))
 	for i, d := range s.Day {
 		days[i] = float64(d) + 0.5
@@ -67,6 +74,7 @@ th:first-child,td:first-child{text-align:left}svg{background:#fff;border:1px sol
 	b.WriteString(svgChart("Recommendations: CTR per day", "day", days, s.CTR, []float64{c.ShiftDay}))
 	b.WriteString(svgChart("Demand forecast: MAE per category-hour, per day", "day", days, s.ForecastMAE, []float64{c.ShiftDay}))
 	b.WriteString(svgChart("Fraud: average precision per day", "day", days, s.FraudAP, []float64{c.ShiftDay}))
+	b.WriteString(svgChart("Routing: share of late deliveries per day (true travel times; roadworks from the shift on)", "day", days, s.RouteLate, []float64{c.ShiftDay}))
 	if e, ok := s.WindowLogLoss["engine_deep"]; ok {
 		b.WriteString(svgChart("For reference: the engine's own wide & deep model (as configured in internal/engine), window log loss", "simulated days", s.T,
 			map[string][]jfloat{"engine_deep": e}, []float64{c.ShiftDay}))
@@ -90,7 +98,9 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#7f7f7f", "#9467bd", "#
 
 // colors keeps one colour per series name across the plots.
 var colors = map[string]string{nameContinual: "#1f77b4", nameFrozen: "#d62728", nameRetrain: "#2ca02c",
-	"bayes_optimal": "#7f7f7f", nameEngine: "#ff7f0e", nameNoLearner: "#9467bd", "engine_deep": "#8c564b"}
+	"bayes_optimal": "#7f7f7f", nameEngine: "#ff7f0e", nameNoLearner: "#9467bd", "engine_deep": "#8c564b",
+	nameFreeFlow: "#9467bd", nameTrueTimes: "#7f7f7f",
+	deepPrefix + nameContinual: "#17becf", deepPrefix + nameFrozen: "#e377c2", deepPrefix + nameRetrain: "#bcbd22"}
 
 // svgChart draws one line per series against xs, with vertical markers.
 // NaN values break the line.

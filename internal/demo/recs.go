@@ -1,12 +1,14 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/continual"
@@ -48,7 +50,16 @@ type recTask struct {
 	clicks map[string][]float64  // per variant, per day: Σ expected clicks
 	shown  map[string][]float64  // per variant, per day: items shown
 	post   map[string][2]float64 // per variant, after the shift: Σ expected clicks, items shown
+	regret map[string][2]float64 // per variant, after the shift: Σ (best − expected clicks) per slate, items shown
 	errs   int                   // requests that failed (no candidates yet)
+	// The active catalog (refreshed daily) and its click probabilities
+	// for the current request, for the best slate.
+	items    []sim.Item
+	itemsDay int
+	probs    []float64
+	// onEngine, if set, receives the true quality of every slate the
+	// engine served (the dashboard's regret).
+	onEngine func(slots int, clicks, best float64)
 }
 
 // twinScorer ranks by one of the twin's purchase models.
@@ -82,7 +93,8 @@ func newRecTask(w *sim.World, twin *continual.Runner, seed uint64, base string, 
 	viewsPerDay := cfg.SessionsPerDay * viewsPerSession
 	t := &recTask{w: w, base: base, start: w.Start(), shift: shift, rng: rand.New(rand.NewPCG(seed, 0xdec0)),
 		every: max(1, int(viewsPerDay/150)), svcs: map[string]*recommend.Service{},
-		clicks: map[string][]float64{}, shown: map[string][]float64{}, post: map[string][2]float64{}}
+		clicks: map[string][]float64{}, shown: map[string][]float64{}, post: map[string][2]float64{},
+		regret: map[string][2]float64{}, itemsDay: -1}
 	t.names = []string{nameContinual, nameFrozen, nameRetrain, nameNoLearner, nameEngine}
 	for _, n := range t.names {
 		t.clicks[n] = make([]float64, cfg.Days)
@@ -126,6 +138,8 @@ func (t *recTask) serve(ctx context.Context, c *http.Client, evs []event.Event, 
 			continue
 		}
 		day := dayOf(t.start, e.Timestamp, len(t.clicks[nameEngine]))
+		t.rankTruth(e, day)
+		post := !t.shift.IsZero() && !e.Timestamp.Before(t.shift)
 		req := recommend.Request{UserID: e.UserID, Slots: recSlots, Exclude: []string{e.ItemID}}
 		for _, n := range t.names {
 			var items []string
@@ -151,15 +165,17 @@ func (t *recTask) serve(ctx context.Context, c *http.Client, evs []event.Event, 
 				}
 				items = resp.Items
 			}
+			var slate float64 // expected clicks of the slate
 			for _, it := range items {
 				p, err := t.w.PurchaseProb(e.UserID, it, e.Timestamp)
 				if err != nil {
 					p = 0 // withdrawn item: nobody clicks it
 				}
 				click := math.Cbrt(p)
+				slate += click
 				t.clicks[n][day] += click
 				t.shown[n][day]++
-				if !t.shift.IsZero() && !e.Timestamp.Before(t.shift) {
+				if post {
 					a := t.post[n]
 					t.post[n] = [2]float64{a[0] + click, a[1] + 1}
 				}
@@ -170,9 +186,60 @@ func (t *recTask) serve(ctx context.Context, c *http.Client, evs []event.Event, 
 					}
 				}
 			}
+			// The best slate of the same size, for the regret.
+			b := sumTop(t.probs, len(items))
+			if post && len(items) > 0 {
+				a := t.regret[n]
+				t.regret[n] = [2]float64{a[0] + b - slate, a[1] + float64(len(items))}
+			}
+			if n == nameEngine && t.onEngine != nil && len(items) > 0 {
+				t.onEngine(len(items), slate, b)
+			}
 		}
 	}
 	return nil
+}
+
+// rankTruth fills t.probs with the true click probability p^(1/3) of
+// every active item but the one viewed, for view e, sorted from the
+// highest: the best slate of k items has expected clicks
+// sumTop(t.probs, k).
+func (t *recTask) rankTruth(e *event.Event, day int) {
+	if day != t.itemsDay {
+		t.items = t.w.Items(t.items[:0])
+		t.itemsDay = day
+	}
+	t.probs = t.probs[:0]
+	for _, it := range t.items {
+		if it.ID == e.ItemID {
+			continue
+		}
+		p, err := t.w.PurchaseProb(e.UserID, it.ID, e.Timestamp)
+		if err != nil {
+			continue // withdrawn since the catalog was read
+		}
+		t.probs = append(t.probs, math.Cbrt(p))
+	}
+	slices.SortFunc(t.probs, func(a, b float64) int { return cmp.Compare(b, a) })
+}
+
+// sumTop sums the first k of the descending ps.
+func sumTop(ps []float64, k int) float64 {
+	var s float64
+	for _, p := range ps[:min(k, len(ps))] {
+		s += p
+	}
+	return s
+}
+
+// postRegret returns variant's mean regret per shown item after the
+// shift: the best slate's expected clicks minus the shown one's.
+func (t *recTask) postRegret(name string) float64 {
+	a := t.regret[name]
+	if a[1] == 0 {
+		return math.NaN()
+	}
+	return a[0] / a[1]
 }
 
 // postCTR returns variant's CTR after the shift.

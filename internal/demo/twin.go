@@ -15,6 +15,10 @@ const (
 	nameRetrain   = "retrain"
 )
 
+// deepPrefix names the same three regimes of the engine's full wide &
+// deep model, run beside the main comparison's wide model for reference.
+const deepPrefix = "deep_"
+
 // clock is the simulated calendar the demo's driver advances between
 // runner steps. Wrapped learners read it in Learn, which the runner calls
 // from the driver's goroutine (Step is synchronous), so no locking is
@@ -130,34 +134,38 @@ func freeze(m continual.SparseModel) continual.SparseScorer {
 	return nil
 }
 
-// twinLearners returns the learners of the in-process twin: the engine's
-// large model (wide & deep over user, item, hour and weekday embeddings
-// plus the behaviour features) learning continually, frozen after
-// clk.freezeDay, and retrained daily from scratch.
-func twinLearners(base continual.Learner, clk *clock, rec *recorder, epochs int) []continual.Learner {
-	return []continual.Learner{
-		{Name: nameContinual, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
-			m, err := base.NewSparse(s)
-			if err != nil {
-				return nil, err
-			}
-			rec.newM = func() (continual.SparseModel, error) { return base.NewSparse(s) }
-			return &recording{SparseModel: m, rec: rec, clk: clk}, nil
-		}, Freeze: freeze},
-		{Name: nameFrozen, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
-			m, err := base.NewSparse(s)
-			if err != nil {
-				return nil, err
-			}
-			return &frozen{SparseModel: m, clk: clk}, nil
-		}, Freeze: freeze},
-		{Name: nameRetrain, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
-			m, err := base.NewSparse(s)
-			if err != nil {
-				return nil, err
-			}
-			newM := func() (continual.SparseModel, error) { return base.NewSparse(s) }
-			return &retrain{SparseModel: m, clk: clk, newM: newM, epochs: epochs}, nil
-		}, Freeze: freeze},
+// twinLearners returns the learners of the in-process twin: base (the
+// main comparison's model) learning continually, frozen after
+// clk.freezeDay and retrained daily from scratch, and the same three
+// regimes of deepBase under names with deepPrefix. Only base's continual
+// learner is recorded for the CL metrics.
+func twinLearners(base, deepBase continual.Learner, clk *clock, rec *recorder, epochs int) []continual.Learner {
+	regimes := func(b continual.Learner, prefix string, record bool) []continual.Learner {
+		return []continual.Learner{
+			{Name: prefix + nameContinual, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
+				m, err := b.NewSparse(s)
+				if err != nil || !record {
+					return m, err
+				}
+				rec.newM = func() (continual.SparseModel, error) { return b.NewSparse(s) }
+				return &recording{SparseModel: m, rec: rec, clk: clk}, nil
+			}, Freeze: freeze},
+			{Name: prefix + nameFrozen, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
+				m, err := b.NewSparse(s)
+				if err != nil {
+					return nil, err
+				}
+				return &frozen{SparseModel: m, clk: clk}, nil
+			}, Freeze: freeze},
+			{Name: prefix + nameRetrain, NewSparse: func(s *feature.Schema) (continual.SparseModel, error) {
+				m, err := b.NewSparse(s)
+				if err != nil {
+					return nil, err
+				}
+				newM := func() (continual.SparseModel, error) { return b.NewSparse(s) }
+				return &retrain{SparseModel: m, clk: clk, newM: newM, epochs: epochs}, nil
+			}, Freeze: freeze},
+		}
 	}
+	return append(regimes(base, "", true), regimes(deepBase, deepPrefix, false)...)
 }

@@ -31,6 +31,51 @@ type board struct {
 	markers     []dashboard.Marker
 	drifts      map[string]bool   // drift events already turned into markers
 	routes      []dashboard.Route // the last plan of POST /v1/routes/optimize
+	truth       slateRing         // the last slates' true quality, from ObserveRecommendTruth
+}
+
+// slateRing keeps the true quality of the last len(slots) recommendation
+// slates (a ring), for a windowed regret.
+type slateRing struct {
+	slots          [512]int
+	clicks, best   [512]float64
+	next, n        int
+	sumSlots       int
+	sumClk, sumBst float64
+}
+
+func (r *slateRing) add(slots int, clicks, best float64) {
+	if r.n == len(r.slots) {
+		r.sumSlots -= r.slots[r.next]
+		r.sumClk -= r.clicks[r.next]
+		r.sumBst -= r.best[r.next]
+	} else {
+		r.n++
+	}
+	r.slots[r.next], r.clicks[r.next], r.best[r.next] = slots, clicks, best
+	r.sumSlots += slots
+	r.sumClk += clicks
+	r.sumBst += best
+	r.next = (r.next + 1) % len(r.slots)
+}
+
+// ObserveRecommendTruth records, for the dashboard, the true quality of
+// one slate that POST /v1/recommend served, as measured by a caller that
+// knows the shopper's true click probabilities (the demo's simulator):
+// slots items were shown, with expected clicks clicks (the sum of their
+// true click probabilities) where the best slate of the same size would
+// have had best. The dashboard's regret is the mean of best − clicks per
+// shown item over the last 512 slates. It is a Go API for embedders, not
+// an HTTP endpoint: only code holding the Engine can write it. Values
+// that are not finite, or slots ≤ 0, are ignored. It is safe for
+// concurrent use.
+func (e *Engine) ObserveRecommendTruth(slots int, clicks, best float64) {
+	if slots <= 0 || math.IsNaN(clicks+best) || math.IsInf(clicks+best, 0) {
+		return
+	}
+	e.board.mu.Lock()
+	e.board.truth.add(slots, clicks, best)
+	e.board.mu.Unlock()
 }
 
 // planned keeps the last route plan for the map (lat/lon requests only).
@@ -212,8 +257,11 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 		s.Learners = append(s.Learners, dashboard.Learner{Name: "risk", Task: "risk", Events: int64(st.Labelled),
 			Metrics: map[string]float64{"fraud_rate": ratio(int64(st.Frauds), int64(st.Labelled)), "precision": f.Precision, "recall": f.Recall}})
 	}
-	if b.impressions > 0 {
-		s.Recommend = &dashboard.Recommend{CTR: float64(b.clicks) / float64(b.impressions), Regret: math.NaN(), Impressions: b.impressions}
+	if b.impressions > 0 || b.truth.n > 0 {
+		s.Recommend = &dashboard.Recommend{CTR: ratio(b.clicks, b.impressions), Regret: math.NaN(), Impressions: b.impressions}
+		if t := &b.truth; t.sumSlots > 0 {
+			s.Recommend.Regret = (t.sumBst - t.sumClk) / float64(t.sumSlots)
+		}
 	}
 	s.Routes = append(s.Routes, b.routes...)
 	skus := append([]string(nil), b.skus...)

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -16,8 +17,14 @@ const (
 	cityLonSpan = 0.40
 	freeFlowKmh = 30.0
 	roadworksNs = 7 * dayNs
-	roadworksUp = 0.8
+	roadworksUp = 1.0
 )
+
+// roadworksZones is how many zones each abrupt shift puts under
+// roadworks: a quarter of them (at least one). Enough legs cross them
+// that a travel-time model learned before the shift plans routes that
+// arrive late after it, which a model that keeps learning avoids.
+func roadworksZones(nz int) int { return max(1, nz/4) }
 
 type city struct {
 	lat0, lon0 float64
@@ -28,7 +35,7 @@ type city struct {
 	whLon      []float64
 	zoneWh     []int
 	whShare    []float64 // share of homes served by each warehouse
-	roadworks  []int     // zone under roadworks after each shift
+	roadworks  [][]int   // zones under roadworks after each shift
 }
 
 // Warehouse is a stock location, for evaluators.
@@ -76,7 +83,18 @@ func (c *city) init(w *World) {
 		c.whShare[c.zoneWh[z]] += 1.0 / n
 	}
 	for k := range w.shifts {
-		c.roadworks = append(c.roadworks, int(hash3(w.seed, saltRoadworks, uint64(k), 0)%uint64(nz)))
+		var zs []int
+		for j := uint64(0); len(zs) < roadworksZones(nz); j++ {
+			z := int(hash3(w.seed, saltRoadworks, uint64(k), j) % uint64(nz))
+			dup := false
+			for _, y := range zs {
+				dup = dup || y == z
+			}
+			if !dup {
+				zs = append(zs, z)
+			}
+		}
+		c.roadworks = append(c.roadworks, zs)
 	}
 }
 
@@ -134,8 +152,8 @@ func (w *World) Warehouses() []Warehouse {
 // TravelFactor is the true multiplier of free-flow travel time in zone z
 // at time at: 1 plus the zone's congestion amplitude (higher in the
 // centre) times the rush-hour curve (peaks at 08:15 and 17:30 UTC,
-// damped to 40% on weekends), plus 0.8 for seven days after each abrupt
-// shift in the zone the shift puts under roadworks.
+// damped to 40% on weekends), plus 1.0 for seven days after each abrupt
+// shift in the zones the shift puts under roadworks (a quarter of them).
 func (w *World) TravelFactor(z int, at time.Time) float64 {
 	c := &w.city
 	if z < 0 || z >= len(c.amp) {
@@ -150,11 +168,36 @@ func (w *World) TravelFactor(z int, at time.Time) float64 {
 	f := 1 + c.amp[z]*rush
 	t := int64(at.Sub(w.start))
 	for k, s := range w.shifts {
-		if c.roadworks[k] == z && t >= s && t < s+roadworksNs {
+		if t >= s && t < s+roadworksNs && slices.Contains(c.roadworks[k], z) {
 			f += roadworksUp
 		}
 	}
 	return f
+}
+
+// Roadworks appends to dst the zones under roadworks at time at (each
+// abrupt shift closes lanes in a quarter of the zones for seven days)
+// and returns it.
+func (w *World) Roadworks(dst []int, at time.Time) []int {
+	t := int64(at.Sub(w.start))
+	for k, s := range w.shifts {
+		if t >= s && t < s+roadworksNs {
+			for _, z := range w.city.roadworks[k] {
+				if !slices.Contains(dst, z) {
+					dst = append(dst, z)
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// Bounds returns the city's bounding box: every home, warehouse and zone
+// lies in [minLat, maxLat] × [minLon, maxLon], cut into ZoneGrid ×
+// ZoneGrid equal zones numbered row-major from the south-west corner.
+func (w *World) Bounds() (minLat, minLon, maxLat, maxLon float64) {
+	c := &w.city
+	return c.lat0, c.lon0, c.lat0 + cityLatSpan, c.lon0 + cityLonSpan
 }
 
 // TravelTime is the true driving time between two points leaving at at:

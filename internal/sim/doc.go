@@ -69,8 +69,9 @@
 // item and a two-hour window starting at least three hours later, between
 // 08:00 and 22:00. World.TravelFactor and World.TravelTime give the true
 // travel times: free flow at 30 km/h times a per-zone rush-hour factor
-// (heavier in the centre, lighter on weekends), plus roadworks in one zone
-// for a week after each shift.
+// (heavier in the centre, lighter on weekends), plus roadworks in a
+// quarter of the zones (travel factor +1) for a week after each shift, so
+// that travel-time estimates learned before a shift go stale.
 //
 // Payments. Card transactions follow the Fraud Detection Handbook (Le
 // Borgne et al., 2022): customers and terminals on a 100×100 grid, each

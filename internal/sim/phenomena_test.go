@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -659,11 +660,28 @@ func TestTravelFactors(t *testing.T) {
 			t.Errorf("%s: %.2f, want clearly above %.2f", tc.name, tc.got, tc.cmp)
 		}
 	}
-	rz := w.city.roadworks[0]
 	shift := w.ShiftTimes()[0]
-	before, during, after := w.TravelFactor(rz, shift.Add(-time.Hour)), w.TravelFactor(rz, shift.Add(23*time.Hour)), w.TravelFactor(rz, shift.Add(8*24*time.Hour-time.Hour))
-	if math.Abs(during-before-roadworksUp) > 0.05 || math.Abs(after-before) > 0.05 {
-		t.Errorf("roadworks in zone %d: factor before %.2f, during %.2f, after %.2f", rz, before, during, after)
+	if got := w.Roadworks(nil, shift.Add(-time.Hour)); len(got) != 0 {
+		t.Errorf("Roadworks before the shift = %v; want none", got)
+	}
+	rzs := w.Roadworks(nil, shift.Add(23*time.Hour))
+	if len(rzs) != w.Zones()/4 {
+		t.Errorf("Roadworks after the shift = %v; want %d distinct zones", rzs, w.Zones()/4)
+	}
+	for z := 0; z < w.Zones(); z++ {
+		// The roadworks add roadworksUp at the same time of day (the rush
+		// hours are the same 24 h apart on weekdays).
+		before, during, after := w.TravelFactor(z, shift.Add(-time.Hour)), w.TravelFactor(z, shift.Add(23*time.Hour)), w.TravelFactor(z, shift.Add(8*24*time.Hour-time.Hour))
+		want := 0.0
+		if slices.Contains(rzs, z) {
+			want = roadworksUp
+		}
+		if math.Abs(during-before-want) > 0.05 || math.Abs(after-before) > 0.05 {
+			t.Errorf("zone %d (roadworks %v): factor before %.2f, during %.2f, after %.2f; want +%.1f during only", z, rzs, before, during, after, want)
+		}
+	}
+	if la, lo, ha, ho := w.Bounds(); !(la < ha && lo < ho) || w.ZoneOf(la+1e-9, lo+1e-9) != 0 || w.ZoneOf(ha-1e-9, ho-1e-9) != w.Zones()-1 {
+		t.Errorf("Bounds() = %v, %v, %v, %v; want the south-west corner in zone 0 and the north-east in zone %d", la, lo, ha, ho, w.Zones()-1)
 	}
 	lat, lon := w.ZoneCenter(centre)
 	lat2, lon2 := w.ZoneCenter(corner)

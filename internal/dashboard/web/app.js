@@ -223,7 +223,7 @@
     return { name: label, color: color, pts: st.history.filter((p) => p.values && p.values[name] !== undefined).map((p) => [ms(p.time), p.values[name]]) };
   }
   function figure(label, v) {
-    const f = el("div", { class: "figure" });
+    const f = el("div", { class: "figure", "data-figure": label });
     f.appendChild(el("b", null, fmt(v))); f.appendChild(el("span", null, label));
     return f;
   }
