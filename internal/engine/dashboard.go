@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,14 +22,13 @@ import (
 // (promotions, rollbacks).
 type board struct {
 	mu          sync.Mutex
-	queue       []dashboard.Review // newest last, at most dashboard.MaxQueue
-	flagged     map[string]bool    // transaction id → flagged (review or block), awaiting its label
-	tp, fp, fn  int64              // flagged fraud, flagged genuine, fraud let through (labelled ones)
-	impressions int64              // items shown in recommendations
-	clicks      int64              // feedback with a positive reward
-	skus        []string           // the first SKUs seen, for the forecast charts
-	skuSeen     map[string]bool
-	sold        map[string]map[time.Time]float64 // SKU → day (UTC) → units ordered, for the charted SKUs
+	queue       []dashboard.Review   // newest last, at most dashboard.MaxQueue
+	flagged     map[string]bool      // transaction id → flagged (review or block), awaiting its label
+	tp, fp, fn  int64                // flagged fraud, flagged genuine, fraud let through (labelled ones)
+	impressions int64                // items shown in recommendations
+	clicks      int64                // feedback with a positive reward
+	sold        map[string]*skuSales // units sold per SKU (up to maxChartSKUs SKUs), for the forecast charts
+	orders      bool                 // order events seen: they, not purchases, are the demand
 	markers     []dashboard.Marker
 	drifts      map[string]bool   // drift events already turned into markers
 	routes      []dashboard.Route // the last plan of POST /v1/routes/optimize
@@ -110,7 +111,7 @@ func (b *board) planned(req *route.OptimizeRequest, resp *route.OptimizeResponse
 }
 
 func newBoard() *board {
-	return &board{flagged: map[string]bool{}, skuSeen: map[string]bool{}, drifts: map[string]bool{}, sold: map[string]map[time.Time]float64{}}
+	return &board{flagged: map[string]bool{}, drifts: map[string]bool{}, sold: map[string]*skuSales{}}
 }
 
 // scored records a risk decision made through the API.
@@ -161,33 +162,67 @@ func (b *board) observe(e *event.Event) error {
 	case event.TypeImpression:
 		b.impressions += int64(len(e.Items))
 	case event.TypeOrder:
-		day := e.Timestamp.UTC().Truncate(24 * time.Hour)
 		for _, l := range e.Lines {
-			b.seeSKU(l.SKU)
-			if days := b.sold[l.SKU]; days != nil {
-				days[day] += l.Quantity
-				if len(days) > 60 {
-					for d := range days {
-						if d.Before(day.Add(-60 * 24 * time.Hour)) {
-							delete(days, d)
-						}
-					}
-				}
-			}
+			b.sell(l.SKU, e.Timestamp, l.Quantity)
 		}
-	case event.TypeStock:
-		b.seeSKU(e.SKU)
+		b.orders = true
+	case event.TypePurchase:
+		if !b.orders { // as the supply service: purchases are demand until orders arrive
+			q := e.Quantity
+			if q == 0 {
+				q = 1
+			}
+			b.sell(e.ItemID, e.Timestamp, q)
+		}
 	}
 	return nil
 }
 
-func (b *board) seeSKU(sku string) {
-	if sku == "" || b.skuSeen[sku] || len(b.skus) >= 6 {
-		return
+// skuSales are one SKU's units sold: in all, and per day (UTC) over the
+// last 60 days.
+type skuSales struct {
+	total float64
+	days  map[time.Time]float64
+}
+
+// maxChartSKUs bounds the SKUs whose sales the board keeps; the charts
+// show the best sellers among them.
+const maxChartSKUs = 10_000
+
+func (b *board) sell(sku string, at time.Time, units float64) {
+	ss := b.sold[sku]
+	if ss == nil {
+		if sku == "" || len(b.sold) >= maxChartSKUs {
+			return
+		}
+		ss = &skuSales{days: map[time.Time]float64{}}
+		b.sold[sku] = ss
 	}
-	b.skuSeen[sku] = true
-	b.skus = append(b.skus, sku)
-	b.sold[sku] = map[time.Time]float64{}
+	day := at.UTC().Truncate(24 * time.Hour)
+	ss.total += units
+	ss.days[day] += units
+	if len(ss.days) > 60 {
+		for d := range ss.days {
+			if d.Before(day.Add(-60 * 24 * time.Hour)) {
+				delete(ss.days, d)
+			}
+		}
+	}
+}
+
+// bestSellers returns the n SKUs with the most units sold, most first.
+func (b *board) bestSellers(n int) []string {
+	skus := make([]string, 0, len(b.sold))
+	for sku := range b.sold {
+		skus = append(skus, sku)
+	}
+	slices.SortFunc(skus, func(x, y string) int {
+		if c := cmp.Compare(b.sold[y].total, b.sold[x].total); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	})
+	return skus[:min(n, len(skus))]
 }
 
 func (b *board) mark(kind, learner, detail string) {
@@ -264,10 +299,10 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 		}
 	}
 	s.Routes = append(s.Routes, b.routes...)
-	skus := append([]string(nil), b.skus...)
+	skus := b.bestSellers(6)
 	actual := map[string][]dashboard.ForecastPoint{}
 	for _, sku := range skus {
-		for day, units := range b.sold[sku] {
+		for day, units := range b.sold[sku].days {
 			actual[sku] = append(actual[sku], dashboard.ForecastPoint{Time: day, Actual: units, Forecast: math.NaN()})
 		}
 	}

@@ -332,7 +332,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in, err := ingest.New(lg, ingest.Options{MaxBodyBytes: cfg.MaxBodyBytes, Registerer: e.registry})
+	in, err := ingest.New(lg, ingest.Options{MaxBodyBytes: cfg.MaxBodyBytes, Registerer: e.registry, Logger: logger})
 	if err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}

@@ -112,6 +112,9 @@ func (o riskObserver) observe(e *event.Event) error {
 		}
 		return err
 	case event.TypeLabel:
+		if e.Kind != "fraud" && e.Kind != "chargeback" {
+			return nil // a label for another service (a delivery, a conversion)
+		}
 		return o.s.Consume(*e)
 	}
 	return nil
@@ -283,45 +286,62 @@ func ingestError(err error) error {
 }
 
 // travel learns delivery speed factors per zone and hour from delivered
-// orders and hands them to the route optimiser. A delivered order is an
-// order event whose attrs carry
+// orders and hands them to the route optimiser. A delivery outcome is
+// either an order event whose attrs carry
 //
 //	"delivery": {"from_lat":…, "from_lon":…, "depart":"RFC 3339", "planned_s":…, "actual_s":…}
 //
-// (the leg that ended at the order's lat/lon). The zone grid is 10 × 10
-// cells over ±0.25° around the first delivery seen.
+// (the leg that ended at the order's lat/lon), or a label event of kind
+// "delivery" (target_id: the order) whose attrs carry the same object
+// plus the leg's end, "to_lat" and "to_lon": a carrier's report that
+// does not restate the order. The zone grid is 10 × 10 cells over
+// ±0.25° around the first delivery seen.
 type travel struct {
 	mu    sync.Mutex
 	model *route.SpeedModel // nil until the first delivery
 }
 
 func (t *travel) observe(e *event.Event) error {
-	if e.Type != event.TypeOrder || len(e.Attrs) == 0 || !e.HasLatLon {
+	order := e.Type == event.TypeOrder && e.HasLatLon
+	label := e.Type == event.TypeLabel && e.Kind == "delivery"
+	if !order && !label || len(e.Attrs) == 0 {
 		return nil
 	}
 	var a struct {
 		Delivery *struct {
 			FromLat  float64   `json:"from_lat"`
 			FromLon  float64   `json:"from_lon"`
+			ToLat    *float64  `json:"to_lat"`
+			ToLon    *float64  `json:"to_lon"`
 			Depart   time.Time `json:"depart"`
 			PlannedS float64   `json:"planned_s"`
 			ActualS  float64   `json:"actual_s"`
 		} `json:"delivery"`
 	}
 	if err := json.Unmarshal(e.Attrs, &a); err != nil || a.Delivery == nil {
+		if label {
+			return fmt.Errorf("engine: delivery label %s: attrs need a \"delivery\" object: %v", e.ID, err)
+		}
 		return nil // attrs of another kind
 	}
 	d := a.Delivery
+	lat, lon := e.Lat, e.Lon
+	if label {
+		if d.ToLat == nil || d.ToLon == nil {
+			return fmt.Errorf("engine: delivery label %s: attrs.delivery needs to_lat and to_lon", e.ID)
+		}
+		lat, lon = *d.ToLat, *d.ToLon
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.model == nil {
-		m, err := route.NewSpeedModel(route.Grid{MinX: e.Lon - 0.25, MaxX: e.Lon + 0.25, MinY: e.Lat - 0.25, MaxY: e.Lat + 0.25, Cols: 10, Rows: 10}, route.SpeedModelOptions{})
+		m, err := route.NewSpeedModel(route.Grid{MinX: lon - 0.25, MaxX: lon + 0.25, MinY: lat - 0.25, MaxY: lat + 0.25, Cols: 10, Rows: 10}, route.SpeedModelOptions{})
 		if err != nil {
 			return err
 		}
 		t.model = m
 	}
-	return t.model.Observe(route.Observation{From: route.Point{X: d.FromLon, Y: d.FromLat}, To: route.Point{X: e.Lon, Y: e.Lat},
+	return t.model.Observe(route.Observation{From: route.Point{X: d.FromLon, Y: d.FromLat}, To: route.Point{X: lon, Y: lat},
 		Depart: d.Depart, Planned: time.Duration(d.PlannedS * float64(time.Second)), Actual: time.Duration(d.ActualS * float64(time.Second))})
 }
 

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,5 +356,93 @@ func TestRoutesOverHTTP(t *testing.T) {
 			t.Fatal("the delivered order did not reach the travel-time model")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// A carrier's delivery report (a label, not a second order: no demand
+	// counted) teaches it too; a malformed one is refused by the travel
+	// observer, and the risk service ignores both.
+	refused := e.follow.bad.Load()
+	seen0 := e.travel.speedModel().Observations()
+	lbl := `{"id":"d2","type":"label","timestamp":"2026-03-02T11:00:00Z","target_id":"o2","kind":"delivery","value":1,` +
+		`"attrs":{"delivery":{"from_lat":52.52,"from_lon":13.40,"to_lat":52.51,"to_lon":13.42,"depart":"2026-03-02T10:40:00Z","planned_s":600,"actual_s":900}}}` + "\n" +
+		`{"id":"d3","type":"label","timestamp":"2026-03-02T11:01:00Z","target_id":"o3","kind":"delivery","value":1,"attrs":{"delivery":{"from_lat":52.52,"from_lon":13.40}}}` + "\n"
+	if code, body := call(t, "POST", base+"/v1/events", lbl); code != 202 {
+		t.Fatalf("delivery labels = %d %s", code, body)
+	}
+	for i := 0; e.travel.speedModel().Observations() != seen0+1 || e.follow.bad.Load() != refused+1; i++ {
+		if i > 500 {
+			t.Fatalf("after two delivery labels: %d observations (was %d), %d refused (was %d); want one more of each",
+				e.travel.speedModel().Observations(), seen0, e.follow.bad.Load(), refused)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestObserveRecommendTruth: the regret the dashboard shows is the mean
+// of best − expected clicks per shown item over the last slates, and bad
+// input changes nothing.
+func TestObserveRecommendTruth(t *testing.T) {
+	e, err := New(Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if s := e.Snapshot(); s.Recommend != nil {
+		t.Fatalf("recommend panel before any slate: %+v", s.Recommend)
+	}
+	e.ObserveRecommendTruth(10, 2.0, 3.0)
+	e.ObserveRecommendTruth(5, 1.0, 1.5)
+	for _, bad := range []struct {
+		slots       int
+		clicks, max float64
+	}{{0, 1, 2}, {-3, 1, 2}, {4, math.NaN(), 1}, {4, 1, math.Inf(1)}} {
+		e.ObserveRecommendTruth(bad.slots, bad.clicks, bad.max)
+	}
+	s := e.Snapshot()
+	if s.Recommend == nil || math.Abs(s.Recommend.Regret-1.5/15) > 1e-12 {
+		t.Fatalf("regret = %+v; want (1 + 0.5) / 15 slots = 0.1", s.Recommend)
+	}
+	// A window of 512 slates: old ones leave it.
+	for range 512 {
+		e.ObserveRecommendTruth(2, 1, 1)
+	}
+	if r := e.Snapshot().Recommend.Regret; r != 0 {
+		t.Fatalf("regret after 512 perfect slates = %v; want 0", r)
+	}
+}
+
+// TestDashboardForecastsBestSellers: the forecast charts show the SKUs
+// that sell most, not the first ones any event named (stock levels of
+// SKUs that never sell).
+func TestDashboardForecastsBestSellers(t *testing.T) {
+	e, base := startEngine(t)
+	var b strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&b, `{"id":"st%d","type":"stock","timestamp":"2026-03-01T00:00:00Z","sku":"idle%d","warehouse":"w1","quantity":50}`+"\n", i, i)
+	}
+	for d := range 5 {
+		for i := range 8 {
+			fmt.Fprintf(&b, `{"id":"o%d-%d","type":"order","timestamp":"2026-03-0%dT10:00:00Z","order_id":"o%d-%d","warehouse":"w1","lat":52.5,"lon":13.4,"lines":[{"sku":"s%d","quantity":%d}]}`+"\n",
+				d, i, d+1, d, i, i, 1+i)
+		}
+	}
+	if code, body := call(t, "POST", base+"/v1/events", b.String()); code != 202 {
+		t.Fatalf("events = %d %s", code, body)
+	}
+	var fs []string
+	for i := 0; ; i++ {
+		fs = fs[:0]
+		for _, f := range e.Snapshot().Forecasts {
+			fs = append(fs, f.SKU)
+		}
+		if len(fs) == 6 {
+			break
+		}
+		if i > 500 {
+			t.Fatalf("forecast charts for %v; want 6", fs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := []string{"s7", "s6", "s5", "s4", "s3", "s2"}; !slices.Equal(fs, want) {
+		t.Fatalf("forecast charts for %v; want the best sellers %v", fs, want)
 	}
 }

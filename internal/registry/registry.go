@@ -123,6 +123,9 @@ func New(store Store, where string) (*Registry, error) {
 		if err := os.MkdirAll(string(d), 0o755); err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
+		if err := d.removeTemps(); err != nil {
+			return nil, err
+		}
 	}
 	r := &Registry{store: store, where: where, st: map[string]*TaskState{}}
 	if _, err := r.Refresh(); err != nil {
@@ -207,14 +210,14 @@ func (r *Registry) Publish(task string, in Input) (Manifest, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vs, err := r.listLocked(task)
+	vs, highest, err := r.scanLocked(task)
 	if err != nil {
 		return Manifest{}, err
 	}
-	m := Manifest{Task: task, Version: 1, Learners: slices.Clone(in.Learners), Created: time.Now().UTC(),
+	m := Manifest{Task: task, Version: highest + 1, Learners: slices.Clone(in.Learners), Created: time.Now().UTC(),
 		LogTo: in.LogTo, Watermark: in.Watermark.UTC(), Metrics: in.Metrics, File: "model.ppt"}
 	if n := len(vs); n > 0 {
-		m.Version, m.Parent, m.LogFrom = vs[n-1].Version+1, vs[n-1].Version, vs[n-1].LogTo
+		m.Parent, m.LogFrom = vs[n-1].Version, vs[n-1].LogTo
 	}
 	m.Bytes, m.CRC32 = int64(len(in.Model)), crc32.Checksum(in.Model, castagnoli)
 	dir := versionDir(task, m.Version)
@@ -251,30 +254,45 @@ func (r *Registry) List(task string) ([]Manifest, error) {
 }
 
 func (r *Registry) listLocked(task string) ([]Manifest, error) {
+	out, _, err := r.scanLocked(task)
+	return out, err
+}
+
+// scanLocked returns task's readable versions, oldest first, and the
+// highest version number any file in the store has (so that a version
+// whose manifest is corrupt or was never written is not reused). A
+// corrupt manifest is skipped: its version is not listed (Get names the
+// problem), and the others stay usable.
+func (r *Registry) scanLocked(task string) ([]Manifest, uint64, error) {
 	ctx, cancel := opCtx()
 	defer cancel()
 	names, err := r.store.List(ctx, task+"/v")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []Manifest
+	var highest uint64
 	for _, name := range names {
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(name, task+"/v"), "/manifest.json")
-		v, err := strconv.ParseUint(rest, 10, 64)
+		dir, file, ok := strings.Cut(strings.TrimPrefix(name, task+"/v"), "/")
+		v, err := strconv.ParseUint(dir, 10, 64)
 		if !ok || err != nil {
+			continue
+		}
+		highest = max(highest, v)
+		if file != "manifest.json" {
 			continue // a version whose manifest was never written (crash while registering) has none
 		}
 		m, err := r.manifest(task, v)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Manifest) int { return cmp.Compare(a.Version, b.Version) })
-	return out, nil
+	return out, highest, nil
 }
 
 func (r *Registry) manifest(task string, v uint64) (Manifest, error) {
@@ -290,10 +308,10 @@ func (r *Registry) manifest(task string, v uint64) (Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return Manifest{}, fmt.Errorf("registry: %s/%s: %v", r.where, name, err)
+		return Manifest{}, fmt.Errorf("%w: %s/%s: %v", ErrCorrupt, r.where, name, err)
 	}
 	if m.Task != task || m.Version != v {
-		return Manifest{}, fmt.Errorf("registry: %s/%s names %s v%d", r.where, name, m.Task, m.Version)
+		return Manifest{}, fmt.Errorf("%w: %s/%s names %s v%d", ErrCorrupt, r.where, name, m.Task, m.Version)
 	}
 	return m, nil
 }

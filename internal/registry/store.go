@@ -104,7 +104,7 @@ func (d DirStore) List(_ context.Context, prefix string) ([]string, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if strings.HasPrefix(rel, prefix) && !strings.Contains(filepath.Base(rel), ".tmp") {
+		if strings.HasPrefix(rel, prefix) && !isTemp(filepath.Base(rel)) {
 			out = append(out, rel)
 		}
 		return nil
@@ -113,6 +113,25 @@ func (d DirStore) List(_ context.Context, prefix string) ([]string, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	return out, nil
+}
+
+// isTemp reports whether a file name is one of durable.WriteFile's
+// temporary files (".NAME.tmp-RANDOM").
+func isTemp(base string) bool { return strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-") }
+
+// removeTemps deletes the temporary files of writes a crash interrupted
+// (durable.WriteFile's "*.tmp-*" next to their target).
+func (d DirStore) removeTemps() error {
+	err := filepath.WalkDir(string(d), func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !isTemp(e.Name()) {
+			return err
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return fmt.Errorf("registry: removing interrupted writes: %w", err)
+	}
+	return nil
 }
 
 func (d DirStore) path(name string) (string, error) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,5 +226,46 @@ func TestPrune(t *testing.T) {
 				t.Fatalf("Publish after Prune = v%d, %v; want v9", m.Version, err)
 			}
 		})
+	}
+}
+
+// TestCorruptManifestAndTemps: a corrupt manifest hides only its own
+// version (List and Publish go on, and its number is not reused), and
+// the temporary files of interrupted writes are removed at Open.
+func TestCorruptManifestAndTemps(t *testing.T) {
+	dir := t.TempDir()
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(float32(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "purchase", "v3", "manifest.json"), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "purchase", "v2", ".model.ppt.tmp-12345")
+	if err := os.WriteFile(tmp, []byte("half a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the temporary file of an interrupted write survived Open: %v", err)
+	}
+	vs, err := r.List("purchase")
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("List with a corrupt manifest = %d versions, %v; want the 2 readable ones", len(vs), err)
+	}
+	if _, _, err := r.Get("purchase", 3); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "manifest.json") {
+		t.Fatalf("Get(v3) = %v; want ErrCorrupt naming manifest.json", err)
+	}
+	m, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
+	if err != nil || m.Version != 4 || m.Parent != 2 {
+		t.Fatalf("Publish after a corrupt v3 = v%d (parent %d), %v; want v4 with parent v2", m.Version, m.Parent, err)
 	}
 }
