@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
@@ -153,14 +154,16 @@ func TestDrillFullDisk(t *testing.T) {
 	if v, ok := metricValue(t, p.addr, `perpetua_ingest_batches_rejected_total{reason="append_failed"}`); !ok || v < 2 {
 		t.Errorf("full disk: %v batches counted as append_failed (found %v); want ≥ 2", v, ok)
 	}
-	if strings.Contains(stderr, "append to the event log failed") {
-		if !strings.Contains(stderr, ".seg: no space left on device") {
-			t.Errorf("full disk: the append failure does not name the segment and the cause:\n%s", stderr)
-		}
-	} else {
-		// engine.New builds ingest without its Logger, so the cause of
-		// a 503 goes nowhere; reported to the engine's owner.
-		t.Log("NOTE: the engine does not log the cause of failed appends (ingest.Options.Logger unset)")
+	if !strings.Contains(stderr, "append to the event log failed") || !strings.Contains(stderr, ".seg: no space left on device") {
+		t.Errorf("full disk: the append failure is not logged with the segment and the cause:\n%s", stderr)
+	}
+	// Operators see it: /readyz fails with the reason (a load balancer
+	// stops sending events), and a gauge says so.
+	if code, body := getStatus(t, p.addr+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "no space left on device") {
+		t.Errorf("full disk: GET /readyz = %d %s; want 503 failing with the cause", code, body)
+	}
+	if v, ok := metricValue(t, p.addr, "perpetua_log_failed"); !ok || v != 1 {
+		t.Errorf("full disk: perpetua_log_failed = %v (found %v); want 1", v, ok)
 	}
 	if code, body := postJSON(t, p.addr+"/v1/predict/purchase", `{"user_id":"u1","item_id":"i1"}`); code != 200 {
 		t.Errorf("predict on a full disk: %d %s; want 200", code, body)
@@ -240,4 +243,16 @@ func TestDrillFullDisk(t *testing.T) {
 func lastLine(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// getStatus fetches url and returns the status and body.
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

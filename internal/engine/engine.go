@@ -431,7 +431,17 @@ func New(cfg Config) (*Engine, error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	var health func() error
+	if seg != nil {
+		health = func() error {
+			if err := seg.Err(); err != nil {
+				return fmt.Errorf("the event log refuses appends until restart: %w", err)
+			}
+			return nil
+		}
+	}
 	e.server, err = serve.New(serve.Options{
+		Health:     health,
 		TLS:        tlsCfg,
 		RateLimit:  cfg.RateLimit,
 		RateBurst:  cfg.RateBurst,

@@ -18,10 +18,11 @@ var (
 	descLogSyncs    = prometheus.NewDesc("perpetua_log_syncs_total", "fsyncs of event log segments.", nil, nil)
 	descLogSegments = prometheus.NewDesc("perpetua_log_segments", "Segment files of the event log.", nil, nil)
 	descLogEnd      = prometheus.NewDesc("perpetua_log_end_offset", "Offset the next appended record will get.", nil, nil)
+	descLogFailed   = prometheus.NewDesc("perpetua_log_failed", "1 while the event log refuses appends after a failed write (restart to recover), else 0.", nil, nil)
 )
 
 func (c logCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLogAppends, descLogRecords, descLogBytes, descLogSyncs, descLogSegments, descLogEnd} {
+	for _, d := range []*prometheus.Desc{descLogAppends, descLogRecords, descLogBytes, descLogSyncs, descLogSegments, descLogEnd, descLogFailed} {
 		ch <- d
 	}
 }
@@ -34,4 +35,9 @@ func (c logCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLogSyncs, prometheus.CounterValue, float64(s.Syncs))
 	ch <- prometheus.MustNewConstMetric(descLogSegments, prometheus.GaugeValue, float64(s.Segments))
 	ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(s.End))
+	failed := 0.0
+	if c.l.Err() != nil {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLogFailed, prometheus.GaugeValue, failed)
 }

@@ -723,6 +723,16 @@ func (l *SegmentLog) failChunk(chunk []*request, err error) {
 	}
 }
 
+// Err returns the writer's sticky error: after a failed write (a full
+// disk, an I/O error) every Append fails with it until the log is
+// reopened. It is nil while the log is healthy.
+func (l *SegmentLog) Err() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // setFailed makes every later Append fail with err.
 func (l *SegmentLog) setFailed(err error) {
 	if l.w.err == nil {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,11 @@ const (
 // Options configures a Server. The zero value serves an open API on
 // DefaultAddr in which every backend route answers 503.
 type Options struct {
+	// Health, if set, is asked by GET /readyz: a non-nil error makes the
+	// server not ready (503, {"status":"failing","reason":…}), e.g. an
+	// event log that refuses appends after a failed write.
+	Health func() error
+
 	// Addr is the TCP address Run listens on; "" means DefaultAddr. A
 	// non-loopback address requires Keys.
 	Addr string
@@ -461,6 +467,13 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if s.Ready() && s.opts.Health != nil {
+		if err := s.opts.Health(); err != nil {
+			b, _ := json.Marshal(map[string]string{"status": "failing", "reason": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, b)
+			return
+		}
+	}
 	if s.Ready() {
 		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,5 +369,43 @@ func TestShutdownBeforeServe(t *testing.T) {
 	ln := &addrListener{addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
 	if err := s.Serve(context.Background(), ln); !errors.Is(err, ErrServerClosed) || !ln.closed {
 		t.Errorf("Serve after Shutdown = %v (listener closed %v); want ErrServerClosed, closed", err, ln.closed)
+	}
+}
+
+// TestReadyzHealth: a failing health check (a log that refuses appends)
+// makes /readyz answer 503 with the reason, and it recovers with it.
+func TestReadyzHealth(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failing atomic.Bool
+	s := newTestServer(t, Options{Health: func() error {
+		if failing.Load() {
+			return errors.New("the event log refuses appends until restart: no space left on device")
+		}
+		return nil
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+	for !s.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	base := "http://" + ln.Addr().String()
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("GET /readyz healthy = %d %s; want 200", code, body)
+	}
+	failing.Store(true)
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"failing"`) || !strings.Contains(body, "no space left") {
+		t.Fatalf("GET /readyz failing = %d %s; want 503 failing with the reason", code, body)
+	}
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Fatalf("GET /healthz while not ready = %d; want 200 (the process lives)", code)
+	}
+	failing.Store(false)
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("GET /readyz after recovery = %d %s; want 200", code, body)
 	}
 }
