@@ -29,6 +29,9 @@ func TestPurchaseSmall(t *testing.T) {
 	if !(res.BayesAUC > 0.6 && res.DeepAUC > 0.5 && res.DeepAUC <= res.BayesAUC+0.02) {
 		t.Fatalf("AUCs: deep %.4f, Bayes %.4f", res.DeepAUC, res.BayesAUC)
 	}
+	if !(res.ShardedAUC > 0.5 && res.ShardedAUC <= res.BayesAUC+0.02) {
+		t.Fatalf("AUCs: sharded %.4f, Bayes %.4f", res.ShardedAUC, res.BayesAUC)
+	}
 	r := res.Recovery
 	if r.ShiftAtExample != 2500 || len(r.GapLogLoss) != 40 || r.WindowExamples != 125 || r.PeakGap <= 0 {
 		t.Fatalf("recovery %+v: want 40 windows of 125 and a shift at 2,500", r)

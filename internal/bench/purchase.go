@@ -39,6 +39,7 @@ type PurchaseResult struct {
 	DeepAUC                   float64 `json:"deep_auc"`
 	ShardedExamplesPerSecond  float64 `json:"sharded_examples_per_second"` // 2 goroutines, 2 replicas
 	ShardedScaling            float64 `json:"sharded_scaling"`             // sharded ÷ single
+	ShardedAUC                float64 `json:"sharded_auc"`                 // of the sharded trainer's prequential predictions
 	LogisticExamplesPerSecond float64 `json:"logistic_examples_per_second"`
 	LogisticAUC               float64 `json:"logistic_auc"`
 	BayesAUC                  float64 `json:"bayes_auc"` // AUC of the true probabilities
@@ -286,17 +287,22 @@ func Purchase(ctx context.Context, cfg PurchaseConfig) (PurchaseResult, error) {
 		return res, err
 	}
 	const batch = 1024
-	ps := make([]float64, batch)
+	n := len(xs) / batch * batch
 	start := time.Now()
-	for lo := 0; lo+batch <= len(xs); lo += batch {
+	for lo := 0; lo < n; lo += batch {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		sh.SetTime(int64(lo))
-		sh.PredictLearn(ps, xs[lo:lo+batch], ys[lo:lo+batch])
+		sh.PredictLearn(preds[lo:lo+batch], xs[lo:lo+batch], ys[lo:lo+batch])
 	}
-	res.ShardedExamplesPerSecond = float64(len(xs)/batch*batch) / time.Since(start).Seconds()
+	res.ShardedExamplesPerSecond = float64(n) / time.Since(start).Seconds()
 	res.ShardedScaling = res.ShardedExamplesPerSecond / res.DeepExamplesPerSecond
+	mt := metric.NewBinaryBinned(0, 0, 100_000)
+	for i := range n {
+		mt.Update(preds[i], ys[i])
+	}
+	res.ShardedAUC = mt.Snapshot().AUC
 	return res, nil
 }
 

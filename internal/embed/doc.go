@@ -29,8 +29,9 @@
 // pages of 1024 rows. Storage exists only for rows that exist; removed
 // rows go on a free list (a min-heap, so the lowest free row is reused
 // first) and are reused before the arena grows. Row 0 is DefaultRow, the
-// shared row of IDs without one: it learns like any other row and is
-// never evicted or expired. For Dim 16 and AdaGrad a row costs 146 bytes
+// shared row of IDs without one: all zeros and never trained (unless
+// Config.LearnDefault makes it learn like any other row), and never
+// evicted or expired. For Dim 16 and AdaGrad a row costs 146 bytes
 // (128 of weights and state, 8 of ID, 8 of last-seen tick, 2 of chunk
 // header) plus 9.1 of index slots in a bounded table (up to 14 in an
 // unbounded one, which grows its index by half when 7/8 full): measured,
@@ -65,7 +66,14 @@
 // ApplyGradient(row, grad) runs one optimizer step on that row alone,
 // applying L2 only to rows that get a gradient. These calls do not
 // allocate (except when the table grows, or when a row's chunk is shared
-// with a View and must be copied first).
+// with a View and must be copied first). An ID without a row is best
+// embedded with InitRow (the values its row will start from), not with
+// DefaultRow's weights, which are zero unless Config.LearnDefault: then
+// admission does not change what the model sees of an ID (see
+// LearnDefault for the bias a learned default row picks up when labels
+// arrive late). Prefetch(id) reads what a Lookup of id will read, so that
+// a caller looking up one ID in each of many tables can start all their
+// cache misses before waiting on the first.
 //
 // # Concurrency
 //

@@ -72,7 +72,7 @@ func TestOptimizersMatchReference(t *testing.T) {
 		{Optimizer: FTRL, LearnRate: 0.5, L1: 0.05, L2: 0.2, FTRLBeta: 0.1},
 	} {
 		name := fmt.Sprintf("%s/lr=%g/l1=%g/l2=%g", cfg.Optimizer, cfg.LearnRate, cfg.L1, cfg.L2)
-		cfg.Dim, cfg.InitStd, cfg.Seed = 5, 0.3, 11
+		cfg.Dim, cfg.InitStd, cfg.Seed, cfg.LearnDefault = 5, 0.3, 11, true
 		tb := newTable(t, cfg)
 		c := tb.Config()
 		for _, row := range []int32{tb.Lookup(1, 0), DefaultRow} {

@@ -8,7 +8,8 @@ import (
 
 // DefaultRow is the row Lookup returns for an ID without a row of its
 // own: not yet admitted, or not admitted because the table is full of rows
-// in use at the current tick. It is the learned "unknown ID" embedding.
+// in use at the current tick. It is all zeros and never trained, unless
+// Config.LearnDefault makes it the learned "unknown ID" embedding.
 const DefaultRow int32 = 0
 
 // Storage layout. Weights and IDs live in row chunks of rowsPerChunk rows,
@@ -160,7 +161,9 @@ func New(cfg Config) (*Table, error) {
 	t.idx = newIndex(slots, mix64(c.Seed^saltIndex))
 	r := t.allocRow()
 	t.live.set(int(r))
-	t.initRow(t.rows.chunk(DefaultRow).w[:t.dim], mix64(saltDefault^t.seedInit))
+	if c.LearnDefault {
+		t.initRow(t.rows.chunk(DefaultRow).w[:t.dim], mix64(saltDefault^t.seedInit))
+	}
 	t.flushStats()
 	return t, nil
 }
@@ -214,6 +217,39 @@ func (t *Table) Lookup(id uint64, now int64) (row int32) {
 	return t.admit(id, now)
 }
 
+// Prefetch reads, without changing anything, the memory that Lookup(id)
+// and ApplyGradient on its row will read first: id's home index slot, its
+// row's ID, weights, last-seen tick and optimizer state. Its result means
+// nothing; callers fold it into a value they keep, so that the reads are
+// not optimised away. Lookups of many IDs (one per field of an example)
+// each wait for several cache misses in turn; prefetching all of them
+// first lets the processor overlap those misses. Prefetch does not
+// allocate.
+func (t *Table) Prefetch(id uint64) uint64 {
+	x := &t.idx
+	fp := x.fingerprint(id)
+	i := x.home(fp)
+	s := x.at(i)
+	// The first entry with id's fingerprint among the 9 slots from its
+	// home (without confirming the ID, which would cost another miss).
+	for k := 0; k < 8 && s != 0 && uint32(s>>32) != fp; k++ {
+		if i++; i == x.cap {
+			i = 0
+		}
+		s = x.at(i)
+	}
+	r := int32(uint32(s) - 1)
+	if s == 0 || r >= t.high {
+		return s
+	}
+	c := t.rows.chunk(r)
+	v := s ^ c.ids[r&rowMask] ^ uint64(math.Float32bits(c.w[int(r&rowMask)*t.dim])) ^ uint64(*t.seenAt(r))
+	if t.sdim > 0 {
+		v ^= uint64(math.Float32bits(t.state[r>>pageShift][int(r&pageMask)*t.sdim]))
+	}
+	return v
+}
+
 // Peek returns the row of id without counting a sighting or changing
 // anything; ok is false (and row DefaultRow) if id has no row.
 func (t *Table) Peek(id uint64) (row int32, ok bool) {
@@ -235,7 +271,8 @@ func (t *Table) Row(row int32) []float32 {
 }
 
 // ApplyGradient runs one optimizer step on row with the loss gradient
-// grad (len Dim) plus the L2 penalty. It panics if grad has the wrong
+// grad (len Dim) plus the L2 penalty. On DefaultRow it does nothing
+// unless Config.LearnDefault is set. It panics if grad has the wrong
 // length or row is not live. It does not allocate unless the row's chunk
 // is shared with a View, which costs one copy of the chunk.
 func (t *Table) ApplyGradient(row int32, grad []float32) {
@@ -243,6 +280,9 @@ func (t *Table) ApplyGradient(row int32, grad []float32) {
 		panic(fmt.Sprintf("embed: ApplyGradient: gradient has %d floats; want Dim = %d", len(grad), t.dim))
 	}
 	t.checkLive("ApplyGradient", row)
+	if row == DefaultRow && !t.cfg.LearnDefault {
+		return
+	}
 	c := t.writable(row)
 	o := int(row&rowMask) * t.dim
 	w := c.w[o : o+t.dim : o+t.dim]
@@ -472,10 +512,27 @@ func (t *Table) stateOf(r int32) []float32 {
 	return t.state[r>>pageShift][o : o+t.sdim : o+t.sdim]
 }
 
+// InitRow writes into dst (Dim floats) the weights a row for id starts
+// from when id is admitted; they depend only on Config.Seed, InitStd and
+// id. A caller that embeds an ID without a row (Lookup or Peek gave
+// DefaultRow) with InitRow instead of DefaultRow's weights makes admission
+// invisible to the model: the ID looks the same just before and just
+// after it gets its row. InitRow panics if len(dst) != Dim. It does not
+// allocate.
+func (t *Table) InitRow(dst []float32, id uint64) {
+	if len(dst) != t.dim {
+		panic(fmt.Sprintf("embed: InitRow: dst has %d floats; want Dim = %d", len(dst), t.dim))
+	}
+	initRow(dst, mix64(id^t.seedInit), t.cfg.InitStd)
+}
+
 // initRow fills dst with normal values of standard deviation InitStd from
 // the SplitMix64 stream s (Box–Muller), or zeros if InitStd < 0.
-func (t *Table) initRow(dst []float32, s uint64) {
-	std := t.cfg.InitStd
+func (t *Table) initRow(dst []float32, s uint64) { initRow(dst, s, t.cfg.InitStd) }
+
+// initRow fills dst with normal values of standard deviation std from the
+// SplitMix64 stream s (Box–Muller), or zeros if std < 0.
+func initRow(dst []float32, s uint64, std float64) {
 	if std < 0 {
 		clear(dst)
 		return

@@ -3,6 +3,7 @@ package embed
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -439,17 +440,56 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-func TestDefaultRowLearns(t *testing.T) {
-	tb := newTable(t, Config{Dim: 2, AdmitAfter: 3, AdmitSketchWidth: 1024, Optimizer: SGD, LearnRate: 0.5})
-	r := tb.Lookup(77, 0)
-	if r != DefaultRow {
-		t.Fatalf("Lookup of a new ID = %d; want DefaultRow", r)
+func TestDefaultRow(t *testing.T) {
+	for _, tc := range []struct {
+		learn bool
+		want  func(before []float32) []float32
+	}{
+		{false, func([]float32) []float32 { return []float32{0, 0} }},
+		{true, func(b []float32) []float32 { return []float32{b[0] - 0.5, b[1] + 0.5} }},
+	} {
+		tb := newTable(t, Config{Dim: 2, AdmitAfter: 3, AdmitSketchWidth: 1024, Optimizer: SGD, LearnRate: 0.5, LearnDefault: tc.learn})
+		r := tb.Lookup(77, 0)
+		if r != DefaultRow {
+			t.Fatalf("LearnDefault %v: Lookup of a new ID = %d; want DefaultRow", tc.learn, r)
+		}
+		before := append([]float32(nil), tb.Row(r)...)
+		if tc.learn == (before[0] == 0 && before[1] == 0) {
+			t.Errorf("LearnDefault %v: initial DefaultRow = %v; want zero only without LearnDefault", tc.learn, before)
+		}
+		tb.ApplyGradient(r, []float32{1, -1})
+		if got, want := tb.Row(DefaultRow), tc.want(before); !slices.Equal(got, want) {
+			t.Errorf("LearnDefault %v: DefaultRow after an SGD step = %v; want %v", tc.learn, got, want)
+		}
 	}
-	before := append([]float32(nil), tb.Row(r)...)
-	tb.ApplyGradient(r, []float32{1, -1})
-	after := tb.Row(DefaultRow)
-	if after[0] != before[0]-0.5 || after[1] != before[1]+0.5 {
-		t.Errorf("DefaultRow after an SGD step = %v; want %v ∓ 0.5", after, before)
+}
+
+// TestInitRow checks that InitRow (of the table and of a View) gives the
+// weights an ID's row starts from when it is admitted.
+func TestInitRow(t *testing.T) {
+	for _, cfg := range []Config{
+		{Dim: 5, Seed: 3},
+		{Dim: 16, Seed: 4, InitStd: 0.2, AdmitAfter: 2, AdmitSketchWidth: 1024},
+		{Dim: 3, InitStd: -1},
+	} {
+		tb := newTable(t, cfg)
+		v := tb.Publish()
+		for _, id := range []uint64{0, 1, 42, 1 << 63} {
+			want := make([]float32, cfg.Dim)
+			tb.InitRow(want, id)
+			fromView := make([]float32, cfg.Dim)
+			v.InitRow(fromView, id)
+			var r int32
+			for r == DefaultRow {
+				r = tb.Lookup(id, 0)
+			}
+			if got := tb.Row(r); !slices.Equal(got, want) {
+				t.Errorf("%+v: row of ID %d on admission = %v; InitRow gave %v", cfg, id, got, want)
+			}
+			if !slices.Equal(fromView, want) {
+				t.Errorf("%+v: View.InitRow(%d) = %v; Table.InitRow gave %v", cfg, id, fromView, want)
+			}
+		}
 	}
 }
 
@@ -516,5 +556,44 @@ func TestZeroAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(200, func() { id++; _ = v.Row(v.Lookup(id % 2000)) }); n != 0 {
 			t.Errorf("%s: View.Lookup+Row allocates %.1f times per call; want 0", opt, n)
 		}
+	}
+}
+
+// TestPrefetchChangesNothing feeds two tables the same lookups and
+// gradients, one of them with Prefetch calls (of present, absent and
+// evicted IDs) in between, and checks they end identical; Prefetch must
+// not allocate.
+func TestPrefetchChangesNothing(t *testing.T) {
+	for _, cfg := range []Config{
+		{Dim: 4},
+		{Dim: 3, Optimizer: SGD, AdmitAfter: 2, AdmitSketchWidth: 1024},
+		{Dim: 2, Optimizer: Adam, MaxRows: 50},
+	} {
+		a, b := newTable(t, cfg), newTable(t, cfg)
+		g := make([]float32, cfg.Dim)
+		var sink uint64
+		for i := range 3000 {
+			id := uint64(i*7919) % 400
+			if i%3 == 0 {
+				for _, p := range []uint64{id, id + 1, 1 << 40} {
+					sink ^= b.Prefetch(p)
+				}
+			}
+			for _, tb := range []*Table{a, b} {
+				r := tb.Lookup(id, int64(i/4))
+				g[0] = float32(i%5) - 2
+				tb.ApplyGradient(r, g)
+			}
+		}
+		if !snapshotOf(a).Equal(snapshotOf(b)) {
+			t.Errorf("%+v: the table Prefetch was called on differs from its twin", cfg)
+		}
+		if a.Stats() != b.Stats() {
+			t.Errorf("%+v: Stats = %+v with Prefetch; want %+v", cfg, b.Stats(), a.Stats())
+		}
+		if n := testing.AllocsPerRun(100, func() { sink ^= b.Prefetch(17) ^ b.Prefetch(1<<50) }); n != 0 {
+			t.Errorf("%+v: Prefetch allocates %v times; want 0", cfg, n)
+		}
+		_ = sink
 	}
 }

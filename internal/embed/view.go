@@ -15,6 +15,9 @@ type View struct {
 	idx  index
 	high int32
 	n    int
+
+	initStd  float64 // for InitRow
+	seedInit uint64
 }
 
 // Publish returns an immutable View of the table's current IDs and
@@ -35,8 +38,10 @@ func (t *Table) Publish() *View {
 			n:    t.idx.n,
 			seed: t.idx.seed,
 		},
-		high: t.high,
-		n:    t.nlive,
+		high:     t.high,
+		n:        t.nlive,
+		initStd:  t.cfg.InitStd,
+		seedInit: t.seedInit,
 	}
 	t.owned.reset()
 	t.pageOwned.reset()
@@ -79,4 +84,13 @@ func (v *View) Row(row int32) []float32 {
 	}
 	o := int(row&rowMask) * v.dim
 	return v.rows.chunk(row).w[o : o+v.dim : o+v.dim]
+}
+
+// InitRow writes into dst (Dim floats) the weights a row for id starts
+// from when admitted, as Table.InitRow does. It panics if len(dst) != Dim.
+func (v *View) InitRow(dst []float32, id uint64) {
+	if len(dst) != v.dim {
+		panic(fmt.Sprintf("embed: View.InitRow: dst has %d floats; want Dim = %d", len(dst), v.dim))
+	}
+	initRow(dst, mix64(id^v.seedInit), v.initStd)
 }

@@ -62,7 +62,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	start := func(role string) (*Engine, string) {
 		e, base, stop := launch(t, Config{DataDir: t.TempDir(), Role: role, Log: url, Sync: "never",
 			CheckpointEvery: 3000, CheckpointInterval: Duration(200 * time.Millisecond), PublishEvery: 500, KeepVersions: 2, DeltaCheckpoints: -1,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("role", role)})
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("role", role)})
 		t.Cleanup(func() {
 			if err := stop(); err != nil {
 				t.Errorf("%s: Run: %v", role, err)
@@ -213,8 +213,11 @@ func TestTrainerAndReplicas(t *testing.T) {
 	waitFor("the trainer reads an event a replica took", func() bool { p := tr.Runner().Published(); return p != nil && p.Offset == end+1 })
 	// The trainer keeps the 2 newest versions plus those the serving
 	// state names (the promoted deep version). A version comes with each
-	// (full) checkpoint: make a few idle ones.
-	for k := range 5 {
+	// (full) checkpoint: post events until three more versions exist.
+	for k := 0; versions() <= int(latest)+2; k++ {
+		if k > 100 {
+			t.Fatalf("no new versions after %d more events (latest v%d)", k, versions())
+		}
 		evs = append(evs[:0], event.Event{ID: fmt.Sprintf("more-%d", k), Type: event.TypeView, Timestamp: time.Date(2027, 1, 1, 0, k, 0, 0, time.UTC), UserID: "u1", ItemID: "i1"})
 		post(trURL, evs)
 		time.Sleep(250 * time.Millisecond)

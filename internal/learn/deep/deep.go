@@ -24,8 +24,9 @@ func New(schema *feature.Schema, cfg Config) (*Model, error) {
 }
 
 // Predict returns P(y = 1 | x), in [MinProb, 1−MinProb]. It looks IDs up
-// without counting a sighting (an ID without a row uses its field's
-// default row) and changes nothing but scratch buffers. It panics if x
+// without counting a sighting (an ID without a row is embedded with the
+// values its row will start from; see the package documentation) and
+// changes nothing but scratch buffers. It panics if x
 // does not have the schema's shape. It does not allocate once the
 // scratch buffers have grown to fit the longest example.
 func (m *Model) Predict(x *feature.Example) float64 { return m.m.predict(x) }

@@ -17,7 +17,8 @@
 //	    per-coordinate rates (α, β) and L1/L2 (see wide.go).
 //	  - deep: every sparse slot has its own embedding table (embed.Table,
 //	    collisionless, with admission, expiry and eviction), so each field
-//	    has its own learned default row for IDs without a row. A slot's
+//	    has its own default row for IDs without a row (zero and untrained
+//	    unless Config.Embed.LearnDefault; see embed.Config). A slot's
 //	    rows are pooled (mean or sum) into one vector; the vectors of all
 //	    slots and the dense values are concatenated into x0 and fed to an
 //	    MLP with (leaky) ReLU hidden layers and one linear output unit.
@@ -49,8 +50,13 @@
 // Time. The model has a logical clock (SetTime), the now of its tables'
 // Lookup: admission counts, expiry (Expire) and eviction work in its
 // units. Learn looks IDs up (counting sightings, admitting IDs); Predict
-// only peeks, so it changes nothing and an ID without a row scores with
-// its slot's default row.
+// only peeks, so it changes nothing. An ID without a row (not yet
+// admitted, or unknown to Predict) is embedded with the values its row
+// will start from (embed.Table.InitRow), and its gradient is dropped; so
+// admission does not change what the model sees of an ID, and the moment
+// of admission, which with delayed labels depends on the labels, carries
+// no information. With Config.Embed.LearnDefault, such IDs share the
+// field's learned default row instead.
 //
 // # Invariants
 //

@@ -54,7 +54,7 @@ func Example() {
 	fmt.Println(m.Stats().Learned, "learned; snapshot of", snap.Len(), "tensors")
 	// Output:
 	// event 0: p = 0.54
-	// event 1: p = 0.50
+	// event 1: p = 0.43
 	// event 2: p = 0.61
 	// 3 learned; snapshot of 53 tensors
 }

@@ -32,7 +32,7 @@ func (m *Model) Freeze() *Frozen {
 	src := m.m
 	b := &model[float32]{
 		cfg: src.cfg, desc: src.desc, nf: src.nf, dim: src.dim, nDense: src.nDense,
-		ne: src.ne, mean: src.mean, fm: src.fm, now: src.now, k: src.k,
+		ne: src.ne, mean: src.mean, fm: src.fm, now: src.now, k: src.k, initMiss: src.initMiss,
 	}
 	if src.tables != nil {
 		b.views = make([]*embed.View, len(src.tables))
@@ -58,9 +58,10 @@ func (f *Frozen) shell() *model[float32] {
 	b := f.base
 	m := &model[float32]{
 		cfg: b.cfg, desc: b.desc, nf: b.nf, dim: b.dim, nDense: b.nDense,
-		ne: b.ne, mean: b.mean, fm: b.fm, now: b.now, k: b.k, views: b.views,
+		ne: b.ne, mean: b.mean, fm: b.fm, now: b.now, k: b.k, views: b.views, initMiss: b.initMiss,
 	}
 	m.x0 = make([]float32, m.ne+m.nDense)
+	m.missRow = make([]float32, m.dim)
 	if m.fm {
 		m.fmSum = make([]float32, m.dim)
 	}

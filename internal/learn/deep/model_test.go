@@ -3,7 +3,10 @@ package deep
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -437,5 +440,65 @@ func TestCriteoSample(t *testing.T) {
 	t.Logf("%d rows, prequential log loss %.4f, %d C1 rows", n, ll.Value(), m.Table(0).Len())
 	if ll.Value() > 0.75 {
 		t.Errorf("prequential log loss %.4f; want below 0.75", ll.Value())
+	}
+}
+
+// TestShardedBalance checks the routing of a batch with skewed keys: the
+// examples of keys rare in the batch go to their key's replica (Route),
+// those of hot keys are spread so that the replicas get equal shares, and
+// routing does not allocate once its scratch has grown.
+func TestShardedBalance(t *testing.T) {
+	s, err := feature.NewSchema(feature.SchemaConfig{
+		Fields: []feature.Field{{Name: "user", Kind: feature.Categorical}, {Name: "x", Kind: feature.Numeric}},
+		Seed:   5,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const seed, n = 9, 1024
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for _, shards := range []int{2, 3} {
+		sh, err := NewSharded(s, Config{Hidden: []int{4}, EmbedDim: 2, NoWide: true}, ShardConfig{Shards: shards})
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := make([]*feature.Example, n)
+		for i := range xs {
+			user := "u" + strconv.Itoa(r.IntN(5000))
+			if r.IntN(10) < 4 { // 40 % of the traffic from one user
+				user = "bot"
+			}
+			xs[i] = s.NewExample()
+			if err := s.Encode(xs[i], feature.Strings{user, "1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sh.assign(xs)
+		loads := make([]int, shards)
+		hotShare := make([]int, shards)
+		for i, x := range xs {
+			d := int(sh.dest[i])
+			loads[d]++
+			var cnt int32
+			for _, y := range xs {
+				if y.IDs[0] == x.IDs[0] {
+					cnt++
+				}
+			}
+			if cnt >= hotMin(n) {
+				hotShare[d]++
+			} else if d != sh.Route(x) {
+				t.Fatalf("%d shards: example %d of a key seen %d times in the batch went to replica %d; Route says %d", shards, i, cnt, d, sh.Route(x))
+			}
+		}
+		if slices.Max(loads)-slices.Min(loads) > 1 {
+			t.Errorf("%d shards: replica loads %v; want equal within 1 (hot keys' examples per replica %v)", shards, loads, hotShare)
+		}
+		if !raceEnabled {
+			if a := testing.AllocsPerRun(20, func() { sh.assign(xs) }); a != 0 {
+				t.Errorf("%d shards: assign allocates %v times; want 0", shards, a)
+			}
+		}
 	}
 }
