@@ -190,7 +190,7 @@ func TestReplicasCLI(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("replicas followed the promotion and the rollback within %v (polling /v1/models)", worst)
-	if worst > 2*time.Second {
+	if worst > 2*time.Second && !raceEnabled { // under -race, loading a version takes several times longer
 		t.Errorf("a replica followed after %v; want ≤ 2 s", worst)
 	}
 	for i, out := range outs {

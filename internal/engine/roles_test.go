@@ -139,7 +139,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	}
 	follow := time.Since(promoted)
 	t.Logf("both replicas serve deep v%d %v after the trainer's promotion", latest, follow)
-	if follow > 2*time.Second {
+	if follow > 2*time.Second && !raceEnabled { // under -race, loading a version takes several times longer
 		t.Errorf("replicas followed the promotion after %v; want ≤ 2 s", follow)
 	}
 	_, want, err := predict(trURL, pairs)
