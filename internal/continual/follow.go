@@ -56,52 +56,16 @@ func (r *Runner) Adopt(version uint64, set *tensor.Set, metrics map[string]metri
 	a := &adoptedModels{version: version}
 	for _, l := range r.learners {
 		if l.NewSparse != nil && a.schema == nil {
-			schema, err := feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits)
-			if err != nil {
-				return err
+			var err error
+			if a.schema, a.scratch, err = r.savedSchema(set); err != nil {
+				return fmt.Errorf("continual: adopt v%d: %w", version, err)
 			}
-			if err := schema.LoadTensors(set, "purchase_schema."); err != nil {
-				return fmt.Errorf("continual: adopt v%d: purchase schema: %w", version, err)
-			}
-			a.schema = schema
-			a.scratch = &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}
 		}
 	}
 	for _, l := range r.learners {
-		pm := PublishedModel{Name: l.Name, Metrics: metrics[l.Name]}
-		restore := func() (learn.Snapshotter, error) {
-			var m learn.Snapshotter
-			var err error
-			if l.New != nil {
-				m, err = l.New()
-			} else {
-				m, err = l.NewSparse(a.schema)
-			}
-			if err != nil {
-				return nil, err
-			}
-			if err := m.LoadTensors(set, l.Name+"."); err != nil {
-				return nil, err
-			}
-			return m, nil
-		}
-		first, err := restore()
+		pm, err := servedFrom(l, a.schema, set, metrics[l.Name])
 		if err != nil {
 			return fmt.Errorf("continual: adopt v%d: learner %q: %w", version, l.Name, err)
-		}
-		if l.Freeze != nil {
-			// One frozen copy serves every call; the restored model is
-			// never written again.
-			pm.scorer = l.Freeze(first.(SparseModel))
-		} else {
-			pm.pool = &sync.Pool{New: func() any {
-				m, err := restore()
-				if err != nil {
-					return nil // verified above; only a failed allocation gets here
-				}
-				return m
-			}}
-			pm.pool.Put(first)
 		}
 		a.models = append(a.models, pm)
 	}
@@ -132,3 +96,59 @@ func (r *Runner) Adopted() uint64 {
 
 // Follower reports whether the runner is a follower (Config.Follow).
 func (r *Runner) Follower() bool { return r.cfg.Follow }
+
+// savedSchema returns the purchase schema with a saved version's running
+// stats (its tensors under "purchase_schema.") and a pool of encoding
+// buffers for it.
+func (r *Runner) savedSchema(set *tensor.Set) (*feature.Schema, *sync.Pool, error) {
+	schema, err := feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := schema.LoadTensors(set, "purchase_schema."); err != nil {
+		return nil, nil, fmt.Errorf("purchase schema: %w", err)
+	}
+	return schema, &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}, nil
+}
+
+// servedFrom restores learner l from a saved version (its tensors under
+// "NAME." in set; schema for a sparse learner) into a model that serves
+// it: one frozen copy when l has Freeze (the restored model is never
+// written again), else a pool of restored copies, one per concurrent
+// call. The first restore is checked; on error nothing is built.
+func servedFrom(l Learner, schema *feature.Schema, set *tensor.Set, metrics metric.Values) (PublishedModel, error) {
+	pm := PublishedModel{Name: l.Name, Metrics: metrics}
+	restore := func() (learn.Snapshotter, error) {
+		var m learn.Snapshotter
+		var err error
+		if l.New != nil {
+			m, err = l.New()
+		} else {
+			m, err = l.NewSparse(schema)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := m.LoadTensors(set, l.Name+"."); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	first, err := restore()
+	if err != nil {
+		return PublishedModel{}, err
+	}
+	if l.Freeze != nil {
+		pm.scorer = l.Freeze(first.(SparseModel))
+		return pm, nil
+	}
+	pm.pool = &sync.Pool{New: func() any {
+		m, err := restore()
+		if err != nil {
+			return nil // verified above; only a failed allocation gets here
+		}
+		return m
+	}}
+	pm.pool.Put(first)
+	return pm, nil
+}

@@ -403,52 +403,15 @@ func (r *Runner) loadPin(pin *pinnedModel, l Learner, set *tensor.Set) error {
 		return fmt.Errorf("continual: pin %s v%d: no tensors", name, version)
 	}
 	if l.NewSparse != nil {
-		schema, err := feature.NewPurchaseSchema(purchaseSchemaSeed, r.cfg.WideBits)
-		if err != nil {
-			return err
-		}
-		if err := schema.LoadTensors(set, "purchase_schema."); err != nil {
-			return fmt.Errorf("continual: pin %s v%d: purchase schema: %w", name, version, err)
-		}
-		pin.schema = schema
-		pin.scratch = &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}
-	}
-	{
-		restore := func() (learn.Snapshotter, error) {
-			var m learn.Snapshotter
-			var err error
-			if l.New != nil {
-				m, err = l.New()
-			} else {
-				m, err = l.NewSparse(pin.schema)
-			}
-			if err != nil {
-				return nil, err
-			}
-			if err := m.LoadTensors(set, name+"."); err != nil {
-				return nil, err
-			}
-			return m, nil
-		}
-		first, err := restore()
-		if err != nil {
+		var err error
+		if pin.schema, pin.scratch, err = r.savedSchema(set); err != nil {
 			return fmt.Errorf("continual: pin %s v%d: %w", name, version, err)
 		}
-		if l.Freeze != nil {
-			// One frozen copy serves every call (the restored model is
-			// never written again), instead of one restored copy per
-			// concurrent call.
-			pin.model.scorer = l.Freeze(first.(SparseModel))
-		} else {
-			pin.model.pool = &sync.Pool{New: func() any {
-				m, err := restore()
-				if err != nil {
-					return nil // verified above; only a failed allocation gets here
-				}
-				return m
-			}}
-			pin.model.pool.Put(first)
-		}
 	}
+	pm, err := servedFrom(l, pin.schema, set, metric.Values{})
+	if err != nil {
+		return fmt.Errorf("continual: pin %s v%d: %w", name, version, err)
+	}
+	pin.model = pm
 	return nil
 }
