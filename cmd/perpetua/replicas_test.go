@@ -28,7 +28,7 @@ import (
 type replicaProc struct {
 	cmd  *exec.Cmd
 	addr string
-	err  bytes.Buffer
+	err  drillBuffer // written by exec's copier while the test reads it
 }
 
 func startPerpetua(t *testing.T, args ...string) *replicaProc {
@@ -152,7 +152,8 @@ func TestReplicasCLI(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	v := modelsOf(t, trainer.addr).Versions[0].Version
+	vs := modelsOf(t, trainer.addr).Versions
+	v := vs[len(vs)-1].Version // the newest: what the replicas serve already
 	if err := run(context.Background(), []string{"models", "promote", "--target", trainer.addr, "--model", "logistic"}, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}

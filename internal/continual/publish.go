@@ -60,11 +60,19 @@ func (r *Runner) publish() {
 		p.Version = prev.Version + 1
 	}
 	if r.cfg.Follow {
-		if a := r.adopted.Load(); a != nil {
-			p.Models, p.schema, p.scratch = a.models, a.schema, a.scratch
+		// Adopt swaps the models in concurrently: compare-and-swap, and
+		// take the adopted models anew on each try, so that neither
+		// publication undoes the other.
+		for {
+			if a := r.adopted.Load(); a != nil {
+				p.Models, p.schema, p.scratch = a.models, a.schema, a.scratch
+			}
+			if r.published.CompareAndSwap(prev, p) {
+				return
+			}
+			prev = r.published.Load()
+			p.Version = prev.Version + 1
 		}
-		r.published.Store(p)
-		return
 	}
 	if r.schema != nil {
 		schema := r.schema.Clone()
@@ -260,16 +268,28 @@ func (r *Runner) SetTraffic(t Traffic) error {
 	if !(t.CanaryShare >= 0 && t.CanaryShare <= 1) {
 		return fmt.Errorf("continual: canary share %v: want a fraction in [0, 1]", t.CanaryShare)
 	}
-	champion, _, _ := r.Champion()
-	var pin *pinnedModel
-	if sv := r.serving.Load(); sv != nil {
-		pin = sv.pinned
-	}
 	r.shadow.pairs.Store(0)
 	r.shadow.absMicro.Store(0)
 	r.shadow.canary.Store(0)
-	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
+	r.updateServing(func(sv serving) serving { sv.traffic = t; return sv })
 	return nil
+}
+
+// updateServing replaces what serves with change applied to it: a
+// compare-and-swap loop, so that concurrent changes (a promotion and a
+// traffic change) do not undo each other.
+func (r *Runner) updateServing(change func(serving) serving) {
+	for {
+		old := r.serving.Load()
+		var sv serving
+		if old != nil {
+			sv = *old
+		}
+		sv = change(sv)
+		if r.serving.CompareAndSwap(old, &sv) {
+			return
+		}
+	}
 }
 
 // Traffic returns the canary and shadow settings and the shadow's stats.
@@ -360,11 +380,7 @@ func (r *Runner) SetChampion(name string) error {
 	if !slices.Contains(r.Learners(), name) {
 		return fmt.Errorf("%w %q", ErrUnknownModel, name)
 	}
-	var t Traffic
-	if sv := r.serving.Load(); sv != nil {
-		t = sv.traffic
-	}
-	r.serving.Store(&serving{champion: name, traffic: t})
+	r.updateServing(func(sv serving) serving { return serving{champion: name, traffic: sv.traffic} })
 	return nil
 }
 
@@ -387,12 +403,7 @@ func (r *Runner) Pin(name string, version uint64, set *tensor.Set) error {
 	} else if err := r.loadPin(pin, l, set); err != nil {
 		return err
 	}
-	champion, _, _ := r.Champion()
-	var t Traffic
-	if sv := r.serving.Load(); sv != nil {
-		t = sv.traffic
-	}
-	r.serving.Store(&serving{champion: champion, pinned: pin, traffic: t})
+	r.updateServing(func(sv serving) serving { sv.pinned = pin; return sv })
 	return nil
 }
 

@@ -37,6 +37,7 @@ import (
 
 	"github.com/perpetua-ml/perpetua/internal/drift"
 	"github.com/perpetua-ml/perpetua/internal/durable"
+	"github.com/perpetua-ml/perpetua/internal/embed"
 	"github.com/perpetua-ml/perpetua/internal/event"
 	"github.com/perpetua-ml/perpetua/internal/eventlog"
 	"github.com/perpetua-ml/perpetua/internal/feature"
@@ -449,10 +450,7 @@ func (r *Runner) restoreFrom(name string, maxDeltas int) (bool, error) {
 	}
 	if err := r.load(secs, false); err != nil {
 		_ = r.reset()
-		if errors.Is(err, errBeyondEnd) {
-			return false, fmt.Errorf("continual: checkpoint %s: %v", path, err)
-		}
-		return false, &corruptError{path: path, reason: err.Error()}
+		return false, incompatible(path, err)
 	}
 	r.deltas, r.chain = 0, chainOf(secs)
 	if name != checkpointName {
@@ -484,14 +482,31 @@ func (r *Runner) restoreFrom(name string, maxDeltas int) (bool, error) {
 		}
 		if err := r.load(secs, true); err != nil {
 			_ = r.reset()
-			if errors.Is(err, errBeyondEnd) {
-				return false, fmt.Errorf("continual: checkpoint %s: %v", dpath, err)
+			if errors.Is(err, embed.ErrDeltaBase) {
+				// Out of order (e.g. a stale delta repeated): the state
+				// before it is consistent.
+				return false, &corruptError{path: dpath, reason: err.Error(), delta: k}
 			}
-			return false, &corruptError{path: dpath, reason: err.Error(), delta: k}
+			return false, incompatible(dpath, err)
 		}
 		r.deltas = k
 	}
 	return true, nil
+}
+
+// incompatible describes a checkpoint file that is intact (its CRC
+// matched) but does not load into this runner: written by another
+// configuration of the learners (layers, embedding or admission
+// settings), another learner set or another version, or beyond the log's
+// end. It is a startup error, not a corrupt file to skip: falling back
+// would silently throw the learned state away, and the older files fail
+// the same way.
+func incompatible(path string, err error) error {
+	if errors.Is(err, errBeyondEnd) {
+		return fmt.Errorf("continual: checkpoint %s: %v", path, err)
+	}
+	return fmt.Errorf("continual: checkpoint %s is intact but does not fit these learners (a changed model configuration or learner set, or another version?): %v; "+
+		"start with the configuration that wrote it, or move %s away to learn again from the log", path, err, filepath.Dir(path))
 }
 
 // Run processes the log until ctx is done or Stop is called, then writes

@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -210,19 +208,29 @@ func (b *board) sell(sku string, at time.Time, units float64) {
 	}
 }
 
-// bestSellers returns the n SKUs with the most units sold, most first.
+// bestSellers returns the n SKUs with the most units sold, most first
+// (ties by name): one pass keeping the n best, as the board's lock is
+// held.
 func (b *board) bestSellers(n int) []string {
-	skus := make([]string, 0, len(b.sold))
-	for sku := range b.sold {
-		skus = append(skus, sku)
+	better := func(x, y string) bool { // x before y
+		tx, ty := b.sold[x].total, b.sold[y].total
+		return tx > ty || tx == ty && x < y
 	}
-	slices.SortFunc(skus, func(x, y string) int {
-		if c := cmp.Compare(b.sold[y].total, b.sold[x].total); c != 0 {
-			return c
+	top := make([]string, 0, n+1)
+	for sku := range b.sold {
+		if len(top) == n && !better(sku, top[n-1]) {
+			continue
 		}
-		return strings.Compare(x, y)
-	})
-	return skus[:min(n, len(skus))]
+		k := len(top)
+		for k > 0 && better(sku, top[k-1]) {
+			k--
+		}
+		top = slices.Insert(top, k, sku)
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	return top
 }
 
 func (b *board) mark(kind, learner, detail string) {

@@ -362,7 +362,8 @@ func New(cfg Config) (*Engine, error) {
 	if keep == 0 {
 		keep = 20
 	}
-	e.models = &models{reg: reg, logger: logger, features: role == RoleTrain, keep: keep}
+	e.models = &models{reg: reg, logger: logger, features: role == RoleTrain, keep: keep,
+		pending: make(chan continual.CheckpointInfo, 1)}
 	ckptDir, onCkpt := filepath.Join(cfg.DataDir, "checkpoints"), e.models.onCheckpoint
 	if role == RoleServe {
 		ckptDir, onCkpt = "", nil
@@ -505,6 +506,7 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return e.runner.Run(runCtx) })
 	g.Go(func() error { return e.follow.run(gctx) })
 	g.Go(func() error { return e.models.watch(gctx) })
+	g.Go(func() error { return e.models.publishLoop(runCtx) }) // runCtx: ends after the runner's final checkpoint
 	if e.kafka != nil {
 		kctx, kstop := context.WithCancel(gctx)
 		e.kafkaStop, e.kafkaDone = kstop, make(chan struct{})

@@ -27,6 +27,7 @@ type models struct {
 	logger   *slog.Logger
 	onSwap   func(kind, learner, detail string) // told of each promotion and rollback (may be nil)
 	features bool                               // publish the feature state with each version (role train)
+	pending  chan continual.CheckpointInfo      // the newest checkpoint not yet registered (capacity 1)
 	keep     int                                // versions kept by pruning after each new one
 
 	// mu serialises changes of what serves: the API's promotions and
@@ -34,11 +35,51 @@ type models struct {
 	mu sync.Mutex
 	// champion is the registry champion this process serves (guarded by mu).
 	champion registry.Ref
+	// failed are versions a follower could not serve, and when (used by
+	// the one goroutine that adopts).
+	failed map[uint64]time.Time
 }
 
-// onCheckpoint registers a version (trainer goroutine). A failure is
-// logged: the checkpoint itself is written, and serving goes on.
+// onCheckpoint hands a full checkpoint to publishLoop (trainer
+// goroutine). It never blocks the trainer on the registry, whose store
+// may be a network away: if the previous checkpoint is still waiting,
+// the newer one replaces it.
 func (m *models) onCheckpoint(ci continual.CheckpointInfo) {
+	for {
+		select {
+		case m.pending <- ci:
+			return
+		default:
+		}
+		select {
+		case <-m.pending: // superseded
+		default:
+		}
+	}
+}
+
+// publishLoop registers the checkpoints onCheckpoint hands it as
+// versions, and prunes old ones, until ctx is done; then it registers
+// the last one waiting (the final checkpoint of a shutdown) and returns.
+// A failure is logged: the checkpoint itself is written, and serving
+// goes on.
+func (m *models) publishLoop(ctx context.Context) error {
+	for {
+		select {
+		case ci := <-m.pending:
+			m.register(ci)
+		case <-ctx.Done():
+			select {
+			case ci := <-m.pending:
+				m.register(ci)
+			default:
+			}
+			return nil
+		}
+	}
+}
+
+func (m *models) register(ci continual.CheckpointInfo) {
 	in := registry.Input{Learners: m.runner.Learners(), Model: ci.Encoded, LogTo: ci.Offset, Watermark: ci.Watermark, Metrics: ci.Metrics}
 	if m.features {
 		in.Features = ci.Features
@@ -57,46 +98,74 @@ func (m *models) onCheckpoint(ci continual.CheckpointInfo) {
 // log offset, and its models. Without one the replica rebuilds its
 // features from the start of the log and serves once a version appears.
 func (m *models) bootstrap() error {
-	vs, err := m.reg.List(purchaseTask)
-	if err != nil {
-		return err
+	// The trainer prunes old versions meanwhile: a version listed may be
+	// gone when read; list again then.
+	var vs []registry.Manifest
+	for attempt := 0; attempt < 3; attempt++ {
+		var err error
+		if vs, err = m.reg.List(purchaseTask); err != nil {
+			return err
+		}
+		pruned := false
+		for i := len(vs) - 1; i >= 0; i-- {
+			v := vs[i]
+			if v.FeaturesFile == "" {
+				continue
+			}
+			f, err := m.reg.Features(purchaseTask, v.Version)
+			if errors.Is(err, registry.ErrNotFound) {
+				pruned = true
+				break
+			}
+			if err != nil {
+				m.logger.Error("a version's feature state cannot be read; trying an older one", "version", v.Version, "err", err)
+				continue
+			}
+			if err := m.runner.Bootstrap(f, v.LogTo, v.Watermark); err != nil {
+				m.logger.Error("a version's feature state cannot be used; trying an older one", "version", v.Version, "err", err)
+				continue
+			}
+			m.logger.Info("replica starts from a registry version", "version", v.Version, "offset", v.LogTo)
+			m.adoptLatest(vs)
+			return nil
+		}
+		if !pruned {
+			break
+		}
 	}
-	for i := len(vs) - 1; i >= 0; i-- {
-		v := vs[i]
-		if v.FeaturesFile == "" {
-			continue
-		}
-		f, err := m.reg.Features(purchaseTask, v.Version)
-		if err != nil {
-			m.logger.Error("a version's feature state cannot be read; trying an older one", "version", v.Version, "err", err)
-			continue
-		}
-		if err := m.runner.Bootstrap(f, v.LogTo, v.Watermark); err != nil {
-			m.logger.Error("a version's feature state cannot be used; trying an older one", "version", v.Version, "err", err)
-			continue
-		}
-		m.logger.Info("replica starts from a registry version", "version", v.Version, "offset", v.LogTo)
-		break
-	}
+	m.logger.Warn("no registry version with feature state: the replica reads the log from its start")
 	m.adoptLatest(vs)
 	return nil
 }
 
+// retryFailedAfter is how long a version that could not be served is
+// skipped before it is tried again (not downloaded on every check).
+const retryFailedAfter = time.Minute
+
 // adoptLatest makes a follower serve the newest version of vs it can
 // load, if newer than the one it serves. A version that cannot be loaded
-// is logged and skipped: the previous one goes on serving.
+// is logged and skipped for a while: the previous one goes on serving.
+// Only one goroutine calls it at a time (bootstrap, then the adopter).
 func (m *models) adoptLatest(vs []registry.Manifest) {
 	for i := len(vs) - 1; i >= 0 && vs[i].Version > m.runner.Adopted(); i-- {
+		v := vs[i].Version
+		if at, ok := m.failed[v]; ok && time.Since(at) < retryFailedAfter {
+			continue
+		}
 		start := time.Now()
-		_, set, err := m.reg.Get(purchaseTask, vs[i].Version)
+		_, set, err := m.reg.Get(purchaseTask, v)
 		if err == nil {
-			err = m.runner.Adopt(vs[i].Version, set, vs[i].Metrics)
+			err = m.runner.Adopt(v, set, vs[i].Metrics)
 		}
 		if err == nil {
-			m.logger.Info("serving a new model version", "version", vs[i].Version, "bytes", vs[i].Bytes, "took", time.Since(start))
+			m.logger.Info("serving a new model version", "version", v, "bytes", vs[i].Bytes, "took", time.Since(start))
 			return
 		}
-		m.logger.Error("a model version cannot be served; keeping the previous one", "version", vs[i].Version, "err", err)
+		if m.failed == nil {
+			m.failed = map[uint64]time.Time{}
+		}
+		m.failed[v] = time.Now()
+		m.logger.Error("a model version cannot be served; keeping the previous one", "version", v, "err", err, "retry_in", retryFailedAfter)
 	}
 }
 
@@ -107,17 +176,20 @@ func (m *models) adoptLatest(vs []registry.Manifest) {
 // Adopting a version (loading tens of MB) runs on its own goroutine, so
 // that a promotion is applied while a version loads.
 func (m *models) watch(ctx context.Context) error {
+	watcher, _ := m.reg.Store().(registry.Watcher)
 	var changes <-chan string
-	if w, ok := m.reg.Store().(registry.Watcher); ok {
-		var err error
-		if changes, err = w.Watch(ctx); err != nil {
-			return fmt.Errorf("engine: %w", err)
+	subscribe := func() {
+		if watcher == nil {
+			return
 		}
+		c, err := watcher.Watch(ctx)
+		if err != nil {
+			m.logger.Warn("watching the registry failed; polling until it works again", "err", err)
+			return
+		}
+		changes = c
 	}
-	poll := 2 * time.Second
-	if changes != nil {
-		poll = 5 * time.Second // notifications do the work; this is a safety net
-	}
+	subscribe()
 	kick := make(chan struct{}, 1) // a new version may be there (coalesced)
 	var adopter sync.WaitGroup
 	if m.runner.Follower() {
@@ -140,8 +212,12 @@ func (m *models) watch(ctx context.Context) error {
 		}()
 	}
 	defer adopter.Wait()
-	t := time.NewTicker(poll)
+	// Notifications do the work; the ticker is a safety net, and the
+	// only way without them (a directory store, or while the watch is
+	// down: then every second, re-subscribing each time).
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	ticks := 0
 	for {
 		versions := false
 		select {
@@ -149,7 +225,7 @@ func (m *models) watch(ctx context.Context) error {
 			return nil
 		case name, ok := <-changes:
 			if !ok {
-				changes = nil
+				changes = nil // the watch ended (a connection problem): poll and re-subscribe
 				continue
 			}
 			if name != "state.json" && !strings.HasSuffix(name, "/manifest.json") {
@@ -157,6 +233,12 @@ func (m *models) watch(ctx context.Context) error {
 			}
 			versions = name != "state.json"
 		case <-t.C:
+			if ticks++; changes != nil && ticks%5 != 0 {
+				continue
+			}
+			if changes == nil {
+				subscribe()
+			}
 			versions = true
 		}
 		if versions {

@@ -126,7 +126,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	pairs := `{"pairs":[{"user_id":"u1","item_id":"i1"},{"user_id":"u17","item_id":"i3"},{"user_id":"u250","item_id":"i40"}]}`
 	waitFor("the trainer learns to the log end", func() bool { p := tr.Runner().Published(); return p != nil && p.Offset == end })
 	time.Sleep(500 * time.Millisecond) // its idle checkpoint (every 200 ms), the last version until more events come
-	latest = uint64(versions())         // the newest now: with 2 kept, older ones go
+	latest = uint64(versions())        // the newest now: with 2 kept, older ones go
 	// Pin the latest version on the trainer: it then serves exactly what
 	// the replicas serve (same tensors, same features at the same offset).
 	code, body := call(t, "POST", trURL+"/v1/models/promote", fmt.Sprintf(`{"model":"deep","version":%d}`, latest))

@@ -101,6 +101,7 @@ type Registry struct {
 	mu    sync.Mutex
 	st    map[string]*TaskState // guarded by mu
 	raw   []byte                // state.json as last read or written, guarded by mu
+	gen   uint64                // state writes by this process, guarded by mu
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -141,6 +142,9 @@ func (r *Registry) Store() Store { return r.store }
 // did not make the latest promotion itself. It reports whether the state
 // changed.
 func (r *Registry) Refresh() (bool, error) {
+	r.mu.Lock()
+	gen := r.gen
+	r.mu.Unlock()
 	ctx, cancel := opCtx()
 	defer cancel()
 	b, err := r.store.Get(ctx, "state.json")
@@ -152,8 +156,8 @@ func (r *Registry) Refresh() (bool, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if string(b) == string(r.raw) {
-		return false, nil
+	if r.gen != gen || string(b) == string(r.raw) {
+		return false, nil // this process wrote the state meanwhile: what was read is older
 	}
 	st := map[string]*TaskState{}
 	if err := json.Unmarshal(b, &st); err != nil {
@@ -405,6 +409,12 @@ func (r *Registry) Prune(task string, keep int) ([]uint64, error) {
 		if used[m.Version] {
 			continue
 		}
+		// Another process may have promoted it since: read the state
+		// again right before deleting (this narrows, not closes, the
+		// window; promotions of versions this old are rare).
+		if b, err := r.store.Get(ctx, "state.json"); err == nil && stateNames(b, task, m.Version) {
+			continue
+		}
 		dir := versionDir(task, m.Version)
 		for _, f := range []string{"manifest.json", m.File, m.FeaturesFile} {
 			if f == "" {
@@ -417,6 +427,24 @@ func (r *Registry) Prune(task string, keep int) ([]uint64, error) {
 		gone = append(gone, m.Version)
 	}
 	return gone, nil
+}
+
+// stateNames reports whether the state.json bytes b name version v of
+// task as its champion or in its history.
+func stateNames(b []byte, task string, v uint64) bool {
+	st := map[string]*TaskState{}
+	if json.Unmarshal(b, &st) != nil || st[task] == nil {
+		return false
+	}
+	if st[task].Champion.Version == v {
+		return true
+	}
+	for _, h := range st[task].History {
+		if h.Version == v {
+			return true
+		}
+	}
+	return false
 }
 
 // State returns task's serving state (the zero state when none was set).
@@ -442,6 +470,10 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 	if _, err := r.Refresh(); err != nil { // another process may have promoted since
 		return TaskState{}, err
 	}
+	// The version is checked under the lock that Prune holds while it
+	// deletes: it cannot go between the check and the new state.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if ref.Version > 0 {
 		m, err := r.manifest(task, ref.Version)
 		if err != nil {
@@ -451,8 +483,6 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 			return TaskState{}, fmt.Errorf("%w: %s v%d holds %v, not %q", ErrBadLearner, task, ref.Version, m.Learners, ref.Learner)
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	st := r.st[task]
 	if st == nil {
 		st = &TaskState{}
@@ -506,5 +536,6 @@ func (r *Registry) saveLocked(task string, next *TaskState) error {
 		return err
 	}
 	r.st, r.raw = all, b
+	r.gen++
 	return nil
 }
