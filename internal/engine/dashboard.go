@@ -264,7 +264,7 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 		}
 	}
 	champ, pinned, pv := e.runner.Champion()
-	if vs, err := e.models.reg.List(purchaseTask); err == nil {
+	if vs, err := e.models.reg.List(context.Background(), purchaseTask); err == nil {
 		for _, v := range vs {
 			for _, l := range v.Learners {
 				mv := dashboard.ModelVersion{Name: l, Version: int(v.Version), PublishedAt: v.Created,

@@ -346,7 +346,7 @@ func New(cfg Config) (*Engine, error) {
 		store, err := registry.OpenNATSStore(ctx, nl.JetStream(), "", nl.Replicas())
 		cancel()
 		if err == nil {
-			reg, err = registry.New(store, "nats:"+registry.DefaultBucket)
+			reg, err = registry.New(context.Background(), store, "nats:"+registry.DefaultBucket)
 		}
 		if err != nil {
 			return fail(fmt.Errorf("engine: %w", err))
@@ -393,11 +393,11 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	if role == RoleServe {
-		if err := e.models.bootstrap(); err != nil {
+		if err := e.models.bootstrap(context.Background()); err != nil { // bounded by the registry's timeouts
 			return fail(fmt.Errorf("engine: %w", err))
 		}
 	}
-	e.models.restore()
+	e.models.restore(context.Background())
 	if err := e.runner.Register(e.registry); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}

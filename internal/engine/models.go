@@ -67,11 +67,13 @@ func (m *models) publishLoop(ctx context.Context) error {
 	for {
 		select {
 		case ci := <-m.pending:
-			m.register(ci)
+			m.register(ctx, ci)
 		case <-ctx.Done():
 			select {
 			case ci := <-m.pending:
-				m.register(ci)
+				// The final checkpoint of a shutdown: register it still,
+				// bounded by the registry's own timeouts.
+				m.register(context.WithoutCancel(ctx), ci)
 			default:
 			}
 			return nil
@@ -79,16 +81,16 @@ func (m *models) publishLoop(ctx context.Context) error {
 	}
 }
 
-func (m *models) register(ci continual.CheckpointInfo) {
+func (m *models) register(ctx context.Context, ci continual.CheckpointInfo) {
 	in := registry.Input{Learners: m.runner.Learners(), Model: ci.Encoded, LogTo: ci.Offset, Watermark: ci.Watermark, Metrics: ci.Metrics}
 	if m.features {
 		in.Features = ci.Features
 	}
-	if _, err := m.reg.Publish(purchaseTask, in); err != nil {
+	if _, err := m.reg.Publish(ctx, purchaseTask, in); err != nil {
 		m.logger.Error("registering a model version failed", "err", err)
 		return
 	}
-	if _, err := m.reg.Prune(purchaseTask, m.keep); err != nil {
+	if _, err := m.reg.Prune(ctx, purchaseTask, m.keep); err != nil {
 		m.logger.Error("pruning old model versions failed", "err", err)
 	}
 }
@@ -97,13 +99,13 @@ func (m *models) register(ci continual.CheckpointInfo) {
 // registry's latest version that has feature state: its features and
 // log offset, and its models. Without one the replica rebuilds its
 // features from the start of the log and serves once a version appears.
-func (m *models) bootstrap() error {
+func (m *models) bootstrap(ctx context.Context) error {
 	// The trainer prunes old versions meanwhile: a version listed may be
 	// gone when read; list again then.
 	var vs []registry.Manifest
 	for attempt := 0; attempt < 3; attempt++ {
 		var err error
-		if vs, err = m.reg.List(purchaseTask); err != nil {
+		if vs, err = m.reg.List(ctx, purchaseTask); err != nil {
 			return err
 		}
 		pruned := false
@@ -112,7 +114,7 @@ func (m *models) bootstrap() error {
 			if v.FeaturesFile == "" {
 				continue
 			}
-			f, err := m.reg.Features(purchaseTask, v.Version)
+			f, err := m.reg.Features(ctx, purchaseTask, v.Version)
 			if errors.Is(err, registry.ErrNotFound) {
 				pruned = true
 				break
@@ -126,7 +128,7 @@ func (m *models) bootstrap() error {
 				continue
 			}
 			m.logger.Info("replica starts from a registry version", "version", v.Version, "offset", v.LogTo)
-			m.adoptLatest(vs)
+			m.adoptLatest(ctx, vs)
 			return nil
 		}
 		if !pruned {
@@ -134,7 +136,7 @@ func (m *models) bootstrap() error {
 		}
 	}
 	m.logger.Warn("no registry version with feature state: the replica reads the log from its start")
-	m.adoptLatest(vs)
+	m.adoptLatest(ctx, vs)
 	return nil
 }
 
@@ -146,14 +148,14 @@ const retryFailedAfter = time.Minute
 // load, if newer than the one it serves. A version that cannot be loaded
 // is logged and skipped for a while: the previous one goes on serving.
 // Only one goroutine calls it at a time (bootstrap, then the adopter).
-func (m *models) adoptLatest(vs []registry.Manifest) {
+func (m *models) adoptLatest(ctx context.Context, vs []registry.Manifest) {
 	for i := len(vs) - 1; i >= 0 && vs[i].Version > m.runner.Adopted(); i-- {
 		v := vs[i].Version
 		if at, ok := m.failed[v]; ok && time.Since(at) < retryFailedAfter {
 			continue
 		}
 		start := time.Now()
-		_, set, err := m.reg.Get(purchaseTask, v)
+		_, set, err := m.reg.Get(ctx, purchaseTask, v)
 		if err == nil {
 			err = m.runner.Adopt(v, set, vs[i].Metrics)
 		}
@@ -202,12 +204,12 @@ func (m *models) watch(ctx context.Context) error {
 					return
 				case <-kick:
 				}
-				vs, err := m.reg.List(purchaseTask)
+				vs, err := m.reg.List(ctx, purchaseTask)
 				if err != nil {
 					m.logger.Error("listing model versions failed", "err", err)
 					continue
 				}
-				m.adoptLatest(vs)
+				m.adoptLatest(ctx, vs)
 			}
 		}()
 	}
@@ -247,15 +249,15 @@ func (m *models) watch(ctx context.Context) error {
 			default: // one is pending already
 			}
 		}
-		m.sync()
+		m.sync(ctx)
 	}
 }
 
 // sync applies the registry's serving state if another process changed it.
-func (m *models) sync() {
+func (m *models) sync(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.reg.Refresh(); err != nil {
+	if _, err := m.reg.Refresh(ctx); err != nil {
 		m.logger.Error("reading the registry's serving state failed", "err", err)
 		return
 	}
@@ -263,7 +265,7 @@ func (m *models) sync() {
 	if st.Champion == m.champion || st.Champion.Learner == "" {
 		return
 	}
-	if err := m.apply(st.Champion); err != nil {
+	if err := m.apply(ctx, st.Champion); err != nil {
 		m.logger.Error("the registry's new champion cannot be served; keeping the current one",
 			"learner", st.Champion.Learner, "version", st.Champion.Version, "err", err)
 		return
@@ -274,14 +276,14 @@ func (m *models) sync() {
 
 // apply makes the runner serve ref: a live learner (version 0) or a
 // registered version, verified before it serves.
-func (m *models) apply(ref registry.Ref) error {
+func (m *models) apply(ctx context.Context, ref registry.Ref) error {
 	if ref.Version == 0 {
 		return m.runner.SetChampion(ref.Learner)
 	}
 	if m.runner.Adopted() == ref.Version && m.runner.Pin(ref.Learner, ref.Version, nil) == nil {
 		return nil // a replica holds it loaded already (unless it adopted a newer one meanwhile)
 	}
-	_, set, err := m.reg.Get(purchaseTask, ref.Version)
+	_, set, err := m.reg.Get(ctx, purchaseTask, ref.Version)
 	if err != nil {
 		return err
 	}
@@ -291,12 +293,12 @@ func (m *models) apply(ref registry.Ref) error {
 // restore applies the persisted champion at start. A version that cannot
 // be loaded (a corrupt file, a learner that no longer exists) is refused
 // with an error in the log, and the live default champion serves.
-func (m *models) restore() {
+func (m *models) restore(ctx context.Context) {
 	st := m.reg.State(purchaseTask)
 	if st.Champion.Learner == "" {
 		return
 	}
-	if err := m.apply(st.Champion); err != nil {
+	if err := m.apply(ctx, st.Champion); err != nil {
 		m.logger.Error("the registry's champion cannot be served; serving the live default instead",
 			"learner", st.Champion.Learner, "version", st.Champion.Version, "err", err)
 		return
@@ -322,8 +324,8 @@ type promoteRequest struct {
 	Version uint64 `json:"version"` // 0: the live learner
 }
 
-func (m *models) reply() (modelsReply, error) {
-	vs, err := m.reg.List(purchaseTask)
+func (m *models) reply(ctx context.Context) (modelsReply, error) {
+	vs, err := m.reg.List(ctx, purchaseTask)
 	if err != nil {
 		return modelsReply{}, err
 	}
@@ -350,56 +352,60 @@ func (m *models) reply() (modelsReply, error) {
 func (m *models) routes(logger *slog.Logger) []serve.Route {
 	return []serve.Route{
 		{Pattern: "GET /v1/models", Scope: serve.ScopeAdmin, Handler: serve.Query(logger,
-			func(context.Context, url.Values) (modelsReply, error) { return m.reply() })},
+			func(ctx context.Context, _ url.Values) (modelsReply, error) { return m.reply(ctx) })},
 		{Pattern: "POST /v1/models/promote", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
-			func(_ context.Context, req *promoteRequest) (modelsReply, error) {
+			func(rctx context.Context, req *promoteRequest) (modelsReply, error) {
+				// Once begun, a promotion completes (or is undone) even if
+				// the client goes away.
+				ctx := context.WithoutCancel(rctx)
 				m.mu.Lock()
 				defer m.mu.Unlock()
 				ref := registry.Ref{Learner: req.Model, Version: req.Version}
 				prev := m.champion
 				// Load and verify first, then swap atomically, then persist.
-				if err := m.apply(ref); err != nil {
+				if err := m.apply(ctx, ref); err != nil {
 					return modelsReply{}, modelsError(err)
 				}
-				if _, err := m.reg.Promote(purchaseTask, ref); err != nil {
-					m.undo(prev)
+				if _, err := m.reg.Promote(ctx, purchaseTask, ref); err != nil {
+					m.undo(ctx, prev)
 					return modelsReply{}, modelsError(err)
 				}
 				m.champion = ref
 				m.swapped("promote", ref)
-				return m.reply()
+				return m.reply(ctx)
 			})},
 		{Pattern: "POST /v1/models/traffic", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
-			func(_ context.Context, t *continual.Traffic) (modelsReply, error) {
+			func(ctx context.Context, t *continual.Traffic) (modelsReply, error) {
 				if err := m.runner.SetTraffic(*t); err != nil {
 					if errors.Is(err, continual.ErrUnknownModel) {
 						return modelsReply{}, serve.NotFound(err)
 					}
 					return modelsReply{}, serve.BadRequest(err)
 				}
-				return m.reply()
+				return m.reply(ctx)
 			})},
 		{Pattern: "POST /v1/models/rollback", Scope: serve.ScopeAdmin, Handler: serve.JSON(0, logger,
-			func(_ context.Context, _ *struct{}) (modelsReply, error) {
+			func(rctx context.Context, _ *struct{}) (modelsReply, error) {
+				ctx := context.WithoutCancel(rctx) // as for a promotion
 				m.mu.Lock()
 				defer m.mu.Unlock()
-				if _, err := m.reg.Refresh(); err != nil {
+				if _, err := m.reg.Refresh(ctx); err != nil {
 					return modelsReply{}, err
 				}
 				st := m.reg.State(purchaseTask)
 				if len(st.History) == 0 {
 					return modelsReply{}, serve.Conflict(fmt.Errorf("%w: nothing was promoted before the current champion", registry.ErrNoChampion))
 				}
-				if err := m.apply(st.History[len(st.History)-1]); err != nil {
+				if err := m.apply(ctx, st.History[len(st.History)-1]); err != nil {
 					return modelsReply{}, modelsError(err)
 				}
-				if _, err := m.reg.Rollback(purchaseTask); err != nil {
-					m.undo(st.Champion)
+				if _, err := m.reg.Rollback(ctx, purchaseTask); err != nil {
+					m.undo(ctx, st.Champion)
 					return modelsReply{}, modelsError(err)
 				}
 				m.champion = st.History[len(st.History)-1]
 				m.swapped("rollback", m.champion)
-				return m.reply()
+				return m.reply(ctx)
 			})},
 	}
 }
@@ -416,11 +422,11 @@ func (m *models) swapped(kind string, ref registry.Ref) {
 }
 
 // undo puts the previous champion back after a failed persist.
-func (m *models) undo(prev registry.Ref) {
+func (m *models) undo(ctx context.Context, prev registry.Ref) {
 	if prev.Learner == "" {
 		prev.Learner = m.runner.Learners()[0]
 	}
-	if err := m.apply(prev); err != nil {
+	if err := m.apply(ctx, prev); err != nil {
 		m.logger.Error("restoring the previous champion failed", "err", err)
 	}
 }

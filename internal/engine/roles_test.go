@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -100,7 +101,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	}
 	end := tr.Log().End()
 	versions := func() int {
-		vs, _ := tr.models.reg.List(purchaseTask)
+		vs, _ := tr.models.reg.List(context.Background(), purchaseTask)
 		if len(vs) == 0 {
 			return 0
 		}
@@ -224,7 +225,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	}
 	var kept []uint64
 	for i := 0; ; i++ { // prune runs right after each registration: wait for it
-		vs, _ := tr.models.reg.List(purchaseTask)
+		vs, _ := tr.models.reg.List(context.Background(), purchaseTask)
 		kept = kept[:0]
 		for _, m := range vs {
 			kept = append(kept, m.Version)

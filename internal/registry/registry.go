@@ -106,20 +106,18 @@ type Registry struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// opTimeout bounds each store operation (a NATS store blocks on the network).
+// opTimeout bounds each store operation within the caller's ctx (a NATS
+// store blocks on the network).
 const opTimeout = 30 * time.Second
 
-func opCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), opTimeout)
-}
 
 // Open opens (creating) the registry in dir.
 func Open(dir string) (*Registry, error) {
-	return New(DirStore(dir), dir)
+	return New(context.Background(), DirStore(dir), dir) // a local directory: nothing blocks for long
 }
 
 // New opens the registry in store; where names it in messages.
-func New(store Store, where string) (*Registry, error) {
+func New(ctx context.Context, store Store, where string) (*Registry, error) {
 	if d, ok := store.(DirStore); ok {
 		if err := os.MkdirAll(string(d), 0o755); err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
@@ -129,7 +127,7 @@ func New(store Store, where string) (*Registry, error) {
 		}
 	}
 	r := &Registry{store: store, where: where, st: map[string]*TaskState{}}
-	if _, err := r.Refresh(); err != nil {
+	if _, err := r.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -141,11 +139,11 @@ func (r *Registry) Store() Store { return r.store }
 // Refresh re-reads the serving state from the store, for a process that
 // did not make the latest promotion itself. It reports whether the state
 // changed.
-func (r *Registry) Refresh() (bool, error) {
+func (r *Registry) Refresh(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	gen := r.gen
 	r.mu.Unlock()
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	b, err := r.store.Get(ctx, "state.json")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -202,19 +200,19 @@ type Input struct {
 // checkpoint's models section (continual.CheckpointInfo.Encoded). It returns the manifest,
 // whose version is one more than the task's latest and whose parent is
 // the latest.
-func (r *Registry) Register(task string, learners []string, model []byte, logTo uint64, watermark time.Time, metrics map[string]metric.Values) (Manifest, error) {
-	return r.Publish(task, Input{Learners: learners, Model: model, LogTo: logTo, Watermark: watermark, Metrics: metrics})
+func (r *Registry) Register(ctx context.Context, task string, learners []string, model []byte, logTo uint64, watermark time.Time, metrics map[string]metric.Values) (Manifest, error) {
+	return r.Publish(ctx, task, Input{Learners: learners, Model: model, LogTo: logTo, Watermark: watermark, Metrics: metrics})
 }
 
 // Publish stores a new version of task, like Register, with the feature
 // state if in has one.
-func (r *Registry) Publish(task string, in Input) (Manifest, error) {
+func (r *Registry) Publish(ctx context.Context, task string, in Input) (Manifest, error) {
 	if err := checkTask(task); err != nil {
 		return Manifest{}, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vs, highest, err := r.scanLocked(task)
+	vs, highest, err := r.scanLocked(ctx, task)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -225,7 +223,7 @@ func (r *Registry) Publish(task string, in Input) (Manifest, error) {
 	}
 	m.Bytes, m.CRC32 = int64(len(in.Model)), crc32.Checksum(in.Model, castagnoli)
 	dir := versionDir(task, m.Version)
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := r.store.Put(ctx, dir+"/"+m.File, in.Model); err != nil {
 		return Manifest{}, err
@@ -248,17 +246,17 @@ func (r *Registry) Publish(task string, in Input) (Manifest, error) {
 }
 
 // List returns the manifests of task's versions, oldest first.
-func (r *Registry) List(task string) ([]Manifest, error) {
+func (r *Registry) List(ctx context.Context, task string) ([]Manifest, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.listLocked(task)
+	return r.listLocked(ctx, task)
 }
 
-func (r *Registry) listLocked(task string) ([]Manifest, error) {
-	out, _, err := r.scanLocked(task)
+func (r *Registry) listLocked(ctx context.Context, task string) ([]Manifest, error) {
+	out, _, err := r.scanLocked(ctx, task)
 	return out, err
 }
 
@@ -267,8 +265,8 @@ func (r *Registry) listLocked(task string) ([]Manifest, error) {
 // whose manifest is corrupt or was never written is not reused). A
 // corrupt manifest is skipped: its version is not listed (Get names the
 // problem), and the others stay usable.
-func (r *Registry) scanLocked(task string) ([]Manifest, uint64, error) {
-	ctx, cancel := opCtx()
+func (r *Registry) scanLocked(ctx context.Context, task string) ([]Manifest, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	names, err := r.store.List(ctx, task+"/v")
 	if err != nil {
@@ -286,7 +284,7 @@ func (r *Registry) scanLocked(task string) ([]Manifest, uint64, error) {
 		if file != "manifest.json" {
 			continue // a version whose manifest was never written (crash while registering) has none
 		}
-		m, err := r.manifest(task, v)
+		m, err := r.manifest(ctx, task, v)
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
 			continue
 		}
@@ -299,9 +297,9 @@ func (r *Registry) scanLocked(task string) ([]Manifest, uint64, error) {
 	return out, highest, nil
 }
 
-func (r *Registry) manifest(task string, v uint64) (Manifest, error) {
+func (r *Registry) manifest(ctx context.Context, task string, v uint64) (Manifest, error) {
 	name := versionDir(task, v) + "/manifest.json"
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	b, err := r.store.Get(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -322,15 +320,15 @@ func (r *Registry) manifest(task string, v uint64) (Manifest, error) {
 
 // Get returns a version's manifest and model tensors, verified against
 // the manifest's size and CRC.
-func (r *Registry) Get(task string, v uint64) (Manifest, *tensor.Set, error) {
+func (r *Registry) Get(ctx context.Context, task string, v uint64) (Manifest, *tensor.Set, error) {
 	if err := checkTask(task); err != nil {
 		return Manifest{}, nil, err
 	}
-	m, err := r.manifest(task, v)
+	m, err := r.manifest(ctx, task, v)
 	if err != nil {
 		return Manifest{}, nil, err
 	}
-	b, err := r.file(m, m.File, m.Bytes, m.CRC32)
+	b, err := r.file(ctx, m, m.File, m.Bytes, m.CRC32)
 	if err != nil {
 		return m, nil, err
 	}
@@ -343,24 +341,24 @@ func (r *Registry) Get(task string, v uint64) (Manifest, *tensor.Set, error) {
 
 // Features returns a version's feature state, verified against the
 // manifest (ErrNotFound if the version has none).
-func (r *Registry) Features(task string, v uint64) ([]byte, error) {
+func (r *Registry) Features(ctx context.Context, task string, v uint64) ([]byte, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
 	}
-	m, err := r.manifest(task, v)
+	m, err := r.manifest(ctx, task, v)
 	if err != nil {
 		return nil, err
 	}
 	if m.FeaturesFile == "" {
 		return nil, fmt.Errorf("%w: %s v%d has no feature state", ErrNotFound, task, v)
 	}
-	return r.file(m, m.FeaturesFile, m.FeaturesBytes, m.FeaturesCRC32)
+	return r.file(ctx, m, m.FeaturesFile, m.FeaturesBytes, m.FeaturesCRC32)
 }
 
 // file reads one of m's files and checks its size and CRC.
-func (r *Registry) file(m Manifest, file string, size int64, crc uint32) ([]byte, error) {
+func (r *Registry) file(ctx context.Context, m Manifest, file string, size int64, crc uint32) ([]byte, error) {
 	name := versionDir(m.Task, m.Version) + "/" + file
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	b, err := r.store.Get(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -379,19 +377,19 @@ func (r *Registry) file(m Manifest, file string, size int64, crc uint32) ([]byte
 // serving state refers to (the champion and its history), and returns the
 // versions deleted. A version's manifest goes first, so it leaves List
 // at once and a crash midway leaves only unreferenced files.
-func (r *Registry) Prune(task string, keep int) ([]uint64, error) {
+func (r *Registry) Prune(ctx context.Context, task string, keep int) ([]uint64, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
 	}
 	if keep < 1 {
 		return nil, fmt.Errorf("registry: prune %s: keep %d must be ≥ 1", task, keep)
 	}
-	if _, err := r.Refresh(); err != nil {
+	if _, err := r.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vs, err := r.listLocked(task)
+	vs, err := r.listLocked(ctx, task)
 	if err != nil || len(vs) <= keep {
 		return nil, err
 	}
@@ -402,7 +400,7 @@ func (r *Registry) Prune(task string, keep int) ([]uint64, error) {
 			used[h.Version] = true
 		}
 	}
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	var gone []uint64
 	for _, m := range vs[:len(vs)-keep] {
@@ -460,14 +458,14 @@ func (r *Registry) State(task string) TaskState {
 // Promote makes ref the champion of task, remembering the previous one
 // for Rollback. A ref with a version must name a registered version that
 // holds the learner; version 0 means the live learner.
-func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
+func (r *Registry) Promote(ctx context.Context, task string, ref Ref) (TaskState, error) {
 	if err := checkTask(task); err != nil {
 		return TaskState{}, err
 	}
 	if ref.Learner == "" {
 		return TaskState{}, fmt.Errorf("%w: empty learner name", ErrBadLearner)
 	}
-	if _, err := r.Refresh(); err != nil { // another process may have promoted since
+	if _, err := r.Refresh(ctx); err != nil { // another process may have promoted since
 		return TaskState{}, err
 	}
 	// The version is checked under the lock that Prune holds while it
@@ -475,7 +473,7 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ref.Version > 0 {
-		m, err := r.manifest(task, ref.Version)
+		m, err := r.manifest(ctx, task, ref.Version)
 		if err != nil {
 			return TaskState{}, err
 		}
@@ -494,15 +492,15 @@ func (r *Registry) Promote(task string, ref Ref) (TaskState, error) {
 	if len(next.History) > 100 {
 		next.History = next.History[len(next.History)-100:]
 	}
-	if err := r.saveLocked(task, &next); err != nil {
+	if err := r.saveLocked(ctx, task, &next); err != nil {
 		return TaskState{}, err
 	}
 	return next, nil
 }
 
 // Rollback makes the previous champion of task the champion again.
-func (r *Registry) Rollback(task string) (TaskState, error) {
-	if _, err := r.Refresh(); err != nil {
+func (r *Registry) Rollback(ctx context.Context, task string) (TaskState, error) {
+	if _, err := r.Refresh(ctx); err != nil {
 		return TaskState{}, err
 	}
 	r.mu.Lock()
@@ -512,14 +510,14 @@ func (r *Registry) Rollback(task string) (TaskState, error) {
 		return TaskState{}, fmt.Errorf("%w (task %s)", ErrNoChampion, task)
 	}
 	next := TaskState{Champion: st.History[len(st.History)-1], History: slices.Clone(st.History[:len(st.History)-1])}
-	if err := r.saveLocked(task, &next); err != nil {
+	if err := r.saveLocked(ctx, task, &next); err != nil {
 		return TaskState{}, err
 	}
 	return next, nil
 }
 
 // saveLocked persists the state with task's replaced by next.
-func (r *Registry) saveLocked(task string, next *TaskState) error {
+func (r *Registry) saveLocked(ctx context.Context, task string, next *TaskState) error {
 	all := make(map[string]*TaskState, len(r.st)+1)
 	for k, v := range r.st {
 		all[k] = v
@@ -530,7 +528,7 @@ func (r *Registry) saveLocked(task string, next *TaskState) error {
 		return err
 	}
 	b = append(b, '\n')
-	ctx, cancel := opCtx()
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	if err := r.store.Put(ctx, "state.json", b); err != nil {
 		return err

@@ -119,7 +119,7 @@ func TestRegistryOverNATS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := New(s, "nats:reg_test")
+		r, err := New(ctx, s, "nats:reg_test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,18 +133,18 @@ func TestRegistryOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	wm := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
-	m, err := trainer.Publish("purchase", Input{Learners: []string{"mlp", "deep"}, Model: modelSet(1), Features: []byte("features at 100"),
+	m, err := trainer.Publish(ctx, "purchase", Input{Learners: []string{"mlp", "deep"}, Model: modelSet(1), Features: []byte("features at 100"),
 		LogTo: 100, Watermark: wm, Metrics: map[string]metric.Values{"mlp": {LogLoss: 0.5}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs, err := replica.List("purchase"); err != nil || len(vs) != 1 || vs[0].Version != m.Version || vs[0].FeaturesFile == "" {
+	if vs, err := replica.List(ctx, "purchase"); err != nil || len(vs) != 1 || vs[0].Version != m.Version || vs[0].FeaturesFile == "" {
 		t.Fatalf("replica List = %+v, %v", vs, err)
 	}
-	if f, err := replica.Features("purchase", 1); err != nil || string(f) != "features at 100" {
+	if f, err := replica.Features(ctx, "purchase", 1); err != nil || string(f) != "features at 100" {
 		t.Fatalf("replica Features = %q, %v", f, err)
 	}
-	if _, err := trainer.Promote("purchase", Ref{Learner: "deep", Version: 1}); err != nil {
+	if _, err := trainer.Promote(ctx, "purchase", Ref{Learner: "deep", Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(10 * time.Second)
@@ -156,23 +156,23 @@ func TestRegistryOverNATS(t *testing.T) {
 			t.Fatal("the replica's watch did not report state.json within 10 s")
 		}
 	}
-	if changed, err := replica.Refresh(); err != nil || !changed {
+	if changed, err := replica.Refresh(ctx); err != nil || !changed {
 		t.Fatalf("Refresh = %v, %v; want true", changed, err)
 	}
 	if st := replica.State("purchase"); st.Champion != (Ref{Learner: "deep", Version: 1}) {
 		t.Fatalf("replica champion = %+v", st.Champion)
 	}
-	if changed, _ := replica.Refresh(); changed {
+	if changed, _ := replica.Refresh(ctx); changed {
 		t.Fatal("a second Refresh reported a change")
 	}
 	// A rollback from the replica is seen by the trainer.
-	if _, err := replica.Promote("purchase", Ref{Learner: "mlp"}); err != nil {
+	if _, err := replica.Promote(ctx, "purchase", Ref{Learner: "mlp"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replica.Rollback("purchase"); err != nil {
+	if _, err := replica.Rollback(ctx, "purchase"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trainer.Refresh(); err != nil {
+	if _, err := trainer.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if st := trainer.State("purchase"); st.Champion != (Ref{Learner: "deep", Version: 1}) {
@@ -183,31 +183,32 @@ func TestRegistryOverNATS(t *testing.T) {
 // TestPrune keeps the newest versions and those the serving state names,
 // on both stores, and never reuses a version number.
 func TestPrune(t *testing.T) {
+	ctx := context.Background()
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			r, err := New(open(), name)
+			r, err := New(ctx, open(), name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range 8 {
-				if _, err := r.Publish("purchase", Input{Learners: []string{"mlp", "deep"}, Model: modelSet(float32(i)), Features: []byte{byte(i)}, LogTo: uint64(100 * (i + 1))}); err != nil {
+				if _, err := r.Publish(ctx, "purchase", Input{Learners: []string{"mlp", "deep"}, Model: modelSet(float32(i)), Features: []byte{byte(i)}, LogTo: uint64(100 * (i + 1))}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := r.Promote("purchase", Ref{Learner: "deep", Version: 2}); err != nil {
+			if _, err := r.Promote(ctx, "purchase", Ref{Learner: "deep", Version: 2}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.Promote("purchase", Ref{Learner: "mlp", Version: 4}); err != nil {
+			if _, err := r.Promote(ctx, "purchase", Ref{Learner: "mlp", Version: 4}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.Prune("purchase", 0); err == nil {
+			if _, err := r.Prune(ctx, "purchase", 0); err == nil {
 				t.Fatal("Prune keep 0: no error")
 			}
-			gone, err := r.Prune("purchase", 3)
+			gone, err := r.Prune(ctx, "purchase", 3)
 			if err != nil || !slices.Equal(gone, []uint64{1, 3, 5}) {
 				t.Fatalf("Prune = %v, %v; want [1 3 5]", gone, err)
 			}
-			vs, _ := r.List("purchase")
+			vs, _ := r.List(ctx, "purchase")
 			var left []uint64
 			for _, m := range vs {
 				left = append(left, m.Version)
@@ -215,13 +216,13 @@ func TestPrune(t *testing.T) {
 			if !slices.Equal(left, []uint64{2, 4, 6, 7, 8}) {
 				t.Fatalf("versions after Prune = %v", left)
 			}
-			if _, _, err := r.Get("purchase", 3); !errors.Is(err, ErrNotFound) {
+			if _, _, err := r.Get(ctx, "purchase", 3); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("Get(pruned v3) = %v; want ErrNotFound", err)
 			}
-			if f, err := r.Features("purchase", 2); err != nil || len(f) != 1 || f[0] != 1 {
+			if f, err := r.Features(ctx, "purchase", 2); err != nil || len(f) != 1 || f[0] != 1 {
 				t.Fatalf("Features(v2) = %v, %v", f, err)
 			}
-			m, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
+			m, err := r.Publish(ctx, "purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
 			if err != nil || m.Version != 9 {
 				t.Fatalf("Publish after Prune = v%d, %v; want v9", m.Version, err)
 			}
@@ -233,13 +234,14 @@ func TestPrune(t *testing.T) {
 // version (List and Publish go on, and its number is not reused), and
 // the temporary files of interrupted writes are removed at Open.
 func TestCorruptManifestAndTemps(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	r, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(float32(i))}); err != nil {
+		if _, err := r.Publish(ctx, "purchase", Input{Learners: []string{"mlp"}, Model: modelSet(float32(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -257,14 +259,14 @@ func TestCorruptManifestAndTemps(t *testing.T) {
 	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the temporary file of an interrupted write survived Open: %v", err)
 	}
-	vs, err := r.List("purchase")
+	vs, err := r.List(ctx, "purchase")
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("List with a corrupt manifest = %d versions, %v; want the 2 readable ones", len(vs), err)
 	}
-	if _, _, err := r.Get("purchase", 3); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "manifest.json") {
+	if _, _, err := r.Get(ctx, "purchase", 3); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "manifest.json") {
 		t.Fatalf("Get(v3) = %v; want ErrCorrupt naming manifest.json", err)
 	}
-	m, err := r.Publish("purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
+	m, err := r.Publish(ctx, "purchase", Input{Learners: []string{"mlp"}, Model: modelSet(9)})
 	if err != nil || m.Version != 4 || m.Parent != 2 {
 		t.Fatalf("Publish after a corrupt v3 = v%d (parent %d), %v; want v4 with parent v2", m.Version, m.Parent, err)
 	}
