@@ -424,6 +424,13 @@ func New(cfg Config) (*Engine, error) {
 	e.models.onSwap = e.board.mark
 	e.follow = &follower{log: lg,
 		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk, e.board.scored}, boardObserver{e.board}, e.travel}}
+	if seg == nil {
+		// A shared log (NATS): other servers append to it too. Their ids
+		// join this ingest's duplicate window as the follower reads them,
+		// so a client retrying an event on another server is told it is
+		// a duplicate.
+		e.follow.observers = append(e.follow.observers, dedupeObserver{in})
+	}
 	e.dash = dashboard.NewRecorder(e, dashboard.Options{})
 	e.dashDone = make(chan struct{})
 	dashRoute := serve.Route{Pattern: "GET /dashboard/", Handler: http.StripPrefix("/dashboard", e.dash)}

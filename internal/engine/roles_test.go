@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,6 +213,17 @@ func TestTrainerAndReplicas(t *testing.T) {
 	evs = append(evs[:0], event.Event{ID: "via-replica", Type: event.TypeView, Timestamp: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), UserID: "u1", ItemID: "i1"})
 	post(r1URL, evs)
 	waitFor("the trainer reads an event a replica took", func() bool { p := tr.Runner().Published(); return p != nil && p.Offset == end+1 })
+	// A client retrying it on the other replica (its answer was lost) is
+	// told it is a duplicate once that replica has read it from the log.
+	waitFor("the other replica reads it", func() bool { return r2.follow.offset.Load() == end+1 })
+	code, body = call(t, "POST", r2URL+"/v1/events", string(event.Append(nil, &evs[0]))+"\n")
+	if code != 202 || !strings.Contains(body, `"duplicates":1`) {
+		t.Fatalf("the same event retried on the other replica = %d %s; want a duplicate", code, body)
+	}
+	if got := tr.Log().End(); got != end+1 {
+		t.Fatalf("the log holds %d records; want %d (the retry not stored again)", got, end+1)
+	}
+	end++
 	// The trainer keeps the 2 newest versions plus those the serving
 	// state names (the promoted deep version). A version comes with each
 	// (full) checkpoint: post events until three more versions exist.

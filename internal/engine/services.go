@@ -87,6 +87,14 @@ type supplyObserver struct{ s *supply.Service }
 
 func (o supplyObserver) observe(e *event.Event) error { return o.s.Apply(e) }
 
+// dedupeObserver tells ingest the ids of events in the log.
+type dedupeObserver struct{ in *ingest.Ingester }
+
+func (o dedupeObserver) observe(e *event.Event) error {
+	o.in.Observe(e.ID)
+	return nil
+}
+
 // riskObserver scores transactions from the log (remembering them for
 // their labels) and learns from label events. A transaction scored
 // through POST /v1/risk/score is in the log too; its replay is refused

@@ -128,6 +128,15 @@ func (d *dedupe) load(keys []key, now time.Time) {
 	}
 }
 
+// loadOne is load for one key, without a slice.
+func (d *dedupe) loadOne(k key, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.mu.m[k]; !ok {
+		d.pushLocked(k, now.UnixNano())
+	}
+}
+
 // pushLocked stores k as the newest id, evicting the oldest one if the
 // window is full.
 func (d *dedupe) pushLocked(k key, at int64) {

@@ -669,6 +669,18 @@ func (in *Ingester) Rebuild(ctx context.Context) error {
 	return nil
 }
 
+// Observe remembers id as stored: an event that another process appended
+// to a shared log (several servers on one NATS stream), seen by the
+// caller's reader of that log, so that a client retrying the event here
+// gets "duplicate" instead of a second copy. Ids already in the window
+// (stored, or reserved by a batch in flight here) are left alone. It is
+// safe for concurrent use. Two processes taking the same new id in the
+// same instant, before either has read the other's, can still both
+// store it.
+func (in *Ingester) Observe(id string) {
+	in.dd.loadOne(in.dd.keyString(id), in.opts.Now())
+}
+
 // recordID returns the event id of a log record. Canonical records start
 // with {"id":"…", so the id is usually sliced out without decoding; ids
 // with escapes and records in another form are read with encoding/json

@@ -590,3 +590,20 @@ func TestIngestAllocs(t *testing.T) {
 	}
 	t.Logf("ServeHTTP of 100 events: %v allocations", allocs)
 }
+
+// TestObserve: ids another process stored (seen in a shared log) are
+// duplicates here, without touching ids this process stored or reserved.
+func TestObserve(t *testing.T) {
+	lg := &memLog{}
+	in := newIngester(t, lg, Options{})
+	expect(t, "a", post(in, ndjson("a")), 202, `{"accepted":1,"duplicates":0,"first_offset":0}`)
+	in.Observe("x") // written by another server
+	in.Observe("a") // our own, read back: stays one id
+	expect(t, "x a y", post(in, ndjson("x", "a", "y")), 202, `{"accepted":1,"duplicates":2,"first_offset":1}`)
+	if n := in.dd.size(); n != 3 {
+		t.Errorf("dedupe window holds %d ids; want 3 (a, x, y)", n)
+	}
+	if got := ids(t, lg.records()); strings.Join(got, ",") != "a,y" {
+		t.Errorf("log ids = %q; want a,y", got)
+	}
+}
