@@ -27,6 +27,10 @@ type board struct {
 	clicks      int64                // feedback with a positive reward
 	sold        map[string]*skuSales // units sold per SKU (up to maxChartSKUs SKUs), for the forecast charts
 	orders      bool                 // order events seen: they, not purchases, are the demand
+	today       time.Time            // the day (UTC) of the latest event
+	// dayAhead, if set, returns the forecast of sku's units on day, as
+	// the supply service makes it now (at that day's first event).
+	dayAhead func(sku string, day time.Time) (float64, bool)
 	markers     []dashboard.Marker
 	drifts      map[string]bool   // drift events already turned into markers
 	routes      []dashboard.Route // the last plan of POST /v1/routes/optimize
@@ -137,6 +141,12 @@ func (b *board) scored(tx *risk.Transaction, res *risk.Result) {
 func (b *board) observe(e *event.Event) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if day := e.Timestamp.UTC().Truncate(24 * time.Hour); day.After(b.today) {
+		if !b.today.IsZero() {
+			b.forecastDay(day)
+		}
+		b.today = day
+	}
 	switch e.Type {
 	case event.TypeLabel:
 		flag, ok := b.flagged[e.TargetID]
@@ -179,8 +189,9 @@ func (b *board) observe(e *event.Event) error {
 // skuSales are one SKU's units sold: in all, and per day (UTC) over the
 // last 60 days.
 type skuSales struct {
-	total float64
-	days  map[time.Time]float64
+	total     float64
+	days      map[time.Time]float64
+	predicted map[time.Time]float64 // the forecast made for each day as it began
 }
 
 // maxChartSKUs bounds the SKUs whose sales the board keeps; the charts
@@ -203,6 +214,30 @@ func (b *board) sell(sku string, at time.Time, units float64) {
 		for d := range ss.days {
 			if d.Before(day.Add(-60 * 24 * time.Hour)) {
 				delete(ss.days, d)
+			}
+		}
+	}
+}
+
+// forecastDay keeps, for the best sellers, the forecast of day made as
+// it begins, to chart against what then sells.
+func (b *board) forecastDay(day time.Time) {
+	if b.dayAhead == nil {
+		return
+	}
+	for _, sku := range b.bestSellers(20) {
+		if v, ok := b.dayAhead(sku, day); ok {
+			ss := b.sold[sku]
+			if ss.predicted == nil {
+				ss.predicted = map[time.Time]float64{}
+			}
+			ss.predicted[day] = v
+			if len(ss.predicted) > 60 {
+				for d := range ss.predicted {
+					if d.Before(day.Add(-60 * 24 * time.Hour)) {
+						delete(ss.predicted, d)
+					}
+				}
 			}
 		}
 	}
@@ -310,8 +345,13 @@ func (e *Engine) Snapshot() dashboard.Snapshot {
 	skus := b.bestSellers(6)
 	actual := map[string][]dashboard.ForecastPoint{}
 	for _, sku := range skus {
-		for day, units := range b.sold[sku].days {
-			actual[sku] = append(actual[sku], dashboard.ForecastPoint{Time: day, Actual: units, Forecast: math.NaN()})
+		ss := b.sold[sku]
+		for day, units := range ss.days {
+			f, ok := ss.predicted[day]
+			if !ok {
+				f = math.NaN()
+			}
+			actual[sku] = append(actual[sku], dashboard.ForecastPoint{Time: day, Actual: units, Forecast: f})
 		}
 	}
 	b.mu.Unlock()

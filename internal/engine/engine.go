@@ -420,6 +420,18 @@ func New(cfg Config) (*Engine, error) {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
 	e.board = newBoard()
+	e.board.dayAhead = func(sku string, day time.Time) (float64, bool) {
+		fc, err := e.supply.Forecast(sku, 2)
+		if err != nil {
+			return 0, false
+		}
+		for _, pt := range fc.Points {
+			if pt.Start.Equal(day) {
+				return pt.Forecast, true
+			}
+		}
+		return 0, false
+	}
 	e.travel = &travel{}
 	e.models.onSwap = e.board.mark
 	e.follow = &follower{log: lg,

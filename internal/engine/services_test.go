@@ -445,4 +445,19 @@ func TestDashboardForecastsBestSellers(t *testing.T) {
 	if want := []string{"s7", "s6", "s5", "s4", "s3", "s2"}; !slices.Equal(fs, want) {
 		t.Fatalf("forecast charts for %v; want the best sellers %v", fs, want)
 	}
+	// Each past day after the first carries the forecast made for it as
+	// it began, beside what it sold: s7 sells 8 a day.
+	f := e.Snapshot().Forecasts[0]
+	against := 0
+	for _, p := range f.Points {
+		if !math.IsNaN(p.Actual) && !math.IsNaN(p.Forecast) {
+			against++
+			if p.Actual != 8 || p.Forecast < 0 || p.Forecast > 16 {
+				t.Errorf("s7 on %s: actual %v, forecast %v; want 8 and a forecast near it", p.Time.Format("01-02"), p.Actual, p.Forecast)
+			}
+		}
+	}
+	if against != 4 {
+		t.Fatalf("s7: %d days with both a forecast and an actual; want 4 (days 2–5): %+v", against, f.Points)
+	}
 }
