@@ -31,10 +31,10 @@ type board struct {
 	// dayAhead, if set, returns the forecast of sku's units on day, as
 	// the supply service makes it now (at that day's first event).
 	dayAhead func(sku string, day time.Time) (float64, bool)
-	markers     []dashboard.Marker
-	drifts      map[string]bool   // drift events already turned into markers
-	routes      []dashboard.Route // the last plan of POST /v1/routes/optimize
-	truth       slateRing         // the last slates' true quality, from ObserveRecommendTruth
+	markers  []dashboard.Marker
+	drifts   map[string]bool   // drift events already turned into markers
+	routes   []dashboard.Route // the last plan of POST /v1/routes/optimize
+	truth    slateRing         // the last slates' true quality, from ObserveRecommendTruth
 }
 
 // slateRing keeps the true quality of the last len(slots) recommendation

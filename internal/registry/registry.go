@@ -110,7 +110,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // store blocks on the network).
 const opTimeout = 30 * time.Second
 
-
 // Open opens (creating) the registry in dir.
 func Open(dir string) (*Registry, error) {
 	return New(context.Background(), DirStore(dir), dir) // a local directory: nothing blocks for long
