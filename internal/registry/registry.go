@@ -98,6 +98,12 @@ type TaskState struct {
 type Registry struct {
 	store Store
 	where string // the store, for messages
+	// manifests caches the manifests read (immutable once written), so
+	// that listing the versions, as the dashboard and the replicas do
+	// often, does not fetch every manifest each time. Versions deleted
+	// by Prune leave it; List only returns the versions the store lists.
+	cacheMu   sync.Mutex
+	manifests map[string]Manifest // guarded by cacheMu
 	mu    sync.Mutex
 	st    map[string]*TaskState // guarded by mu
 	raw   []byte                // state.json as last read or written, guarded by mu
@@ -298,6 +304,35 @@ func (r *Registry) scanLocked(ctx context.Context, task string) ([]Manifest, uin
 
 func (r *Registry) manifest(ctx context.Context, task string, v uint64) (Manifest, error) {
 	name := versionDir(task, v) + "/manifest.json"
+	r.cacheMu.Lock()
+	m, ok := r.manifests[name]
+	r.cacheMu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, err := r.readManifest(ctx, task, v)
+	if err == nil {
+		r.cacheMu.Lock()
+		if r.manifests == nil {
+			r.manifests = map[string]Manifest{}
+		}
+		r.manifests[name] = m
+		r.cacheMu.Unlock()
+	}
+	return m, err
+}
+
+// forget drops a deleted version's manifest from the cache.
+func (r *Registry) forget(task string, v uint64) {
+	r.cacheMu.Lock()
+	delete(r.manifests, versionDir(task, v)+"/manifest.json")
+	r.cacheMu.Unlock()
+}
+
+// readManifest reads a version's manifest from the store (not the cache:
+// another process may have deleted the version).
+func (r *Registry) readManifest(ctx context.Context, task string, v uint64) (Manifest, error) {
+	name := versionDir(task, v) + "/manifest.json"
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	b, err := r.store.Get(ctx, name)
@@ -413,6 +448,7 @@ func (r *Registry) Prune(ctx context.Context, task string, keep int) ([]uint64, 
 			continue
 		}
 		dir := versionDir(task, m.Version)
+		r.forget(task, m.Version)
 		for _, f := range []string{"manifest.json", m.File, m.FeaturesFile} {
 			if f == "" {
 				continue
@@ -472,7 +508,7 @@ func (r *Registry) Promote(ctx context.Context, task string, ref Ref) (TaskState
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ref.Version > 0 {
-		m, err := r.manifest(ctx, task, ref.Version)
+		m, err := r.readManifest(ctx, task, ref.Version) // the store's word: another process may have pruned it
 		if err != nil {
 			return TaskState{}, err
 		}

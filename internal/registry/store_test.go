@@ -271,3 +271,49 @@ func TestCorruptManifestAndTemps(t *testing.T) {
 		t.Fatalf("Publish after a corrupt v3 = v%d (parent %d), %v; want v4 with parent v2", m.Version, m.Parent, err)
 	}
 }
+
+// countingStore counts Gets.
+type countingStore struct {
+	Store
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, name string) ([]byte, error) {
+	c.gets++
+	return c.Store.Get(ctx, name)
+}
+
+// TestListCachesManifests: listing again fetches no manifest (they never
+// change), while a pruned version leaves the list at once.
+func TestListCachesManifests(t *testing.T) {
+	ctx := context.Background()
+	cs := &countingStore{Store: DirStore(t.TempDir())}
+	r, err := New(ctx, cs, "counting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, err := r.Publish(ctx, "purchase", Input{Learners: []string{"mlp"}, Model: modelSet(float32(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vs, err := r.List(ctx, "purchase"); err != nil || len(vs) != 4 {
+		t.Fatalf("List = %d, %v", len(vs), err)
+	}
+	before := cs.gets
+	if vs, err := r.List(ctx, "purchase"); err != nil || len(vs) != 4 {
+		t.Fatalf("List again = %d, %v", len(vs), err)
+	}
+	if cs.gets != before {
+		t.Fatalf("listing again made %d Gets; want 0", cs.gets-before)
+	}
+	if _, err := r.Prune(ctx, "purchase", 2); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := r.List(ctx, "purchase"); len(vs) != 2 || vs[0].Version != 3 {
+		t.Fatalf("List after Prune = %+v; want v3 and v4", vs)
+	}
+	if _, _, err := r.Get(ctx, "purchase", 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(pruned v1) = %v; want ErrNotFound", err)
+	}
+}
