@@ -104,10 +104,10 @@ type Registry struct {
 	// by Prune leave it; List only returns the versions the store lists.
 	cacheMu   sync.Mutex
 	manifests map[string]Manifest // guarded by cacheMu
-	mu    sync.Mutex
-	st    map[string]*TaskState // guarded by mu
-	raw   []byte                // state.json as last read or written, guarded by mu
-	gen   uint64                // state writes by this process, guarded by mu
+	mu        sync.Mutex
+	st        map[string]*TaskState // guarded by mu
+	raw       []byte                // state.json as last read or written, guarded by mu
+	gen       uint64                // state writes by this process, guarded by mu
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
