@@ -70,18 +70,35 @@ func (r *Runner) Adopt(version uint64, set *tensor.Set, metrics map[string]metri
 		a.models = append(a.models, pm)
 	}
 	r.adopted.Store(a)
-	// Republish with the new models; the trainer goroutine's next
-	// publication reads r.adopted too, so either order ends with them.
-	for {
-		p := r.published.Load()
+	// Republish the latest publication with the new models.
+	r.publishAdopted(func(prev *Published) *Published {
 		q := Published{behaviour: r.behaviour, At: time.Now()} // before the first publication: the next one fills in the rest
-		if p != nil {
-			q = *p
+		if prev != nil {
+			q = *prev
 		}
-		q.Version++
-		q.Models, q.schema, q.scratch = a.models, a.schema, a.scratch
-		if r.published.CompareAndSwap(p, &q) {
-			return nil
+		return &q
+	})
+	return nil
+}
+
+// publishAdopted publishes next(the current publication) with the
+// adopted models and the next version number. Adopt (any goroutine) and
+// the follower's own publications race: a compare-and-swap loop that
+// takes the adopted models anew on each try keeps either from undoing
+// the other.
+func (r *Runner) publishAdopted(next func(prev *Published) *Published) {
+	for {
+		prev := r.published.Load()
+		p := next(prev)
+		p.Version = 1
+		if prev != nil {
+			p.Version = prev.Version + 1
+		}
+		if a := r.adopted.Load(); a != nil {
+			p.Models, p.schema, p.scratch = a.models, a.schema, a.scratch
+		}
+		if r.published.CompareAndSwap(prev, p) {
+			return
 		}
 	}
 }

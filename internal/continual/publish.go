@@ -60,19 +60,8 @@ func (r *Runner) publish() {
 		p.Version = prev.Version + 1
 	}
 	if r.cfg.Follow {
-		// Adopt swaps the models in concurrently: compare-and-swap, and
-		// take the adopted models anew on each try, so that neither
-		// publication undoes the other.
-		for {
-			if a := r.adopted.Load(); a != nil {
-				p.Models, p.schema, p.scratch = a.models, a.schema, a.scratch
-			}
-			if r.published.CompareAndSwap(prev, p) {
-				return
-			}
-			prev = r.published.Load()
-			p.Version = prev.Version + 1
-		}
+		r.publishAdopted(func(*Published) *Published { return p })
+		return
 	}
 	if r.schema != nil {
 		schema := r.schema.Clone()
