@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,41 +82,9 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	}
 
 	// Load: clients score continuously while the admin swaps.
-	var failures, answered atomic.Int64
-	seen := sync.Map{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body := fmt.Sprintf(`{"pairs":[{"user_id":"u%d","item_id":"i1"},{"user_id":"u1","item_id":"i%d"}]}`, c, c)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := http.Post(base+"/v1/predict/purchase", "application/json", bytes.NewBufferString(body))
-				if err != nil {
-					failures.Add(1)
-					continue
-				}
-				var r struct {
-					Model   string `json:"model"`
-					Version uint64 `json:"version"`
-				}
-				json.NewDecoder(resp.Body).Decode(&r)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failures.Add(1)
-					continue
-				}
-				answered.Add(1)
-				seen.Store(r.Model, true)
-			}
-		}()
-	}
+	stop := scoreLoad(16, []string{base}, func(c int) string {
+		return fmt.Sprintf(`{"pairs":[{"user_id":"u%d","item_id":"i1"},{"user_id":"u1","item_id":"i%d"}]}`, c, c)
+	})
 	steps := []struct {
 		body, path string
 		code       int
@@ -139,14 +105,13 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d predictions answered during the swaps, %d failed", answered.Load(), failures.Load())
-	if failures.Load() != 0 || answered.Load() < 50 {
-		t.Fatalf("%d failed requests (of %d answered); want 0", failures.Load(), answered.Load())
+	answered, failures, seen := stop()
+	t.Logf("%d predictions answered during the swaps, %d failed", answered, failures)
+	if failures != 0 || answered < 50 {
+		t.Fatalf("%d failed requests (of %d answered); want 0", failures, answered)
 	}
 	for _, m := range []string{"mlp", "deep", "logistic"} {
-		if _, ok := seen.Load(m); !ok {
+		if !seen[m] {
 			t.Errorf("no prediction was answered by %s: the swaps did not take effect", m)
 		}
 	}

@@ -39,6 +39,44 @@ func predict(base, body string) (int, prediction, error) {
 	return resp.StatusCode, p, err
 }
 
+// scoreLoad has clients score continuously, spread over bases, until
+// the returned stop is called; stop reports the answered and failed
+// requests and which models answered.
+func scoreLoad(clients int, bases []string, body func(client int) string) (stop func() (answered, failed int64, models map[string]bool)) {
+	var failures, answered atomic.Int64
+	var seen sync.Map
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base, b := bases[c%len(bases)], body(c)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				code, p, err := predict(base, b)
+				if err != nil || code != 200 {
+					failures.Add(1)
+					continue
+				}
+				answered.Add(1)
+				seen.Store(p.Model, true)
+			}
+		}()
+	}
+	return func() (int64, int64, map[string]bool) {
+		close(done)
+		wg.Wait()
+		models := map[string]bool{}
+		seen.Range(func(k, _ any) bool { models[k.(string)] = true; return true })
+		return answered.Load(), failures.Load(), models
+	}
+}
+
 func (p prediction) probs() []float64 {
 	out := make([]float64, len(p.Predictions))
 	for i, q := range p.Predictions {
@@ -156,31 +194,7 @@ func TestTrainerAndReplicas(t *testing.T) {
 	}
 
 	// Load on both replicas while the trainer promotes and rolls back.
-	var failures, answered atomic.Int64
-	seen := sync.Map{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range 12 {
-		base := []string{r1URL, r2URL}[c%2]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, p, err := predict(base, pairs)
-				if err != nil || code != 200 {
-					failures.Add(1)
-					continue
-				}
-				answered.Add(1)
-				seen.Store(p.Model, true)
-			}
-		}()
-	}
+	stop := scoreLoad(12, []string{r1URL, r2URL}, func(int) string { return pairs })
 	for _, step := range []struct{ path, body, learner string }{
 		{"/v1/models/promote", `{"model":"logistic"}`, "logistic"},
 		{"/v1/models/rollback", `{}`, "deep"},
@@ -198,14 +212,13 @@ func TestTrainerAndReplicas(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d predictions answered by the replicas during the swaps, %d failed", answered.Load(), failures.Load())
-	if failures.Load() != 0 || answered.Load() < 50 {
-		t.Fatalf("%d failed requests (of %d answered); want 0", failures.Load(), answered.Load())
+	answered, failures, seen := stop()
+	t.Logf("%d predictions answered by the replicas during the swaps, %d failed", answered, failures)
+	if failures != 0 || answered < 50 {
+		t.Fatalf("%d failed requests (of %d answered); want 0", failures, answered)
 	}
 	for _, m := range []string{"mlp", "deep", "logistic"} {
-		if _, ok := seen.Load(m); !ok {
+		if !seen[m] {
 			t.Errorf("no replica answer came from %s", m)
 		}
 	}
