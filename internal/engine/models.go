@@ -206,7 +206,9 @@ func (m *models) watch(ctx context.Context) error {
 				}
 				vs, err := m.reg.List(ctx, purchaseTask)
 				if err != nil {
-					m.logger.Error("listing model versions failed", "err", err)
+					if ctx.Err() == nil { // not the shutdown itself
+						m.logger.Error("listing model versions failed", "err", err)
+					}
 					continue
 				}
 				m.adoptLatest(ctx, vs)
