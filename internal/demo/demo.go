@@ -396,7 +396,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func waitReady(ctx context.Context, base string) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a --data-dir with a long log replays it first
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
@@ -411,7 +411,7 @@ func waitReady(ctx context.Context, base string) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return errors.New("demo: engine did not become ready within 10s")
+	return errors.New("demo: engine did not become ready within 2 minutes")
 }
 
 // post sends one NDJSON batch and returns the log end offset after it.

@@ -408,6 +408,15 @@ func New(cfg Config) (*Engine, error) {
 		Name: "perpetua_services_refused_events_total",
 		Help: "Log events a shop-facing service refused (e.g. a label for an unknown transaction); they change nothing in that service.",
 	}, func() float64 { return float64(e.follow.bad.Load()) }))
+	e.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "perpetua_services_lag_records",
+		Help: "Log records appended but not yet applied to the shop-facing services (recommendations, supply, risk); at start-up, the replay still to do.",
+	}, func() float64 {
+		if end, off := e.log.End(), e.follow.offset.Load(); end > off {
+			return float64(end - off)
+		}
+		return 0
+	}))
 	e.recommend, err = recommend.New(recommend.Config{Seed: cfg.Seed},
 		&purchaseScorer{runner: e.runner, online: recommend.NewOnlineScorer()})
 	if err != nil {
@@ -434,7 +443,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.travel = &travel{}
 	e.models.onSwap = e.board.mark
-	e.follow = &follower{log: lg,
+	e.follow = &follower{log: lg, logger: logger,
 		observers: []observer{recommendObserver{e.recommend}, supplyObserver{e.supply}, riskObserver{e.risk, e.board.scored}, boardObserver{e.board}, e.travel}}
 	if seg == nil {
 		// A shared log (NATS): other servers append to it too. Their ids
@@ -454,14 +463,16 @@ func New(cfg Config) (*Engine, error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	var health func() error
-	if seg != nil {
-		health = func() error {
+	health := func() error {
+		if seg != nil {
 			if err := seg.Err(); err != nil {
 				return fmt.Errorf("the event log refuses appends until restart: %w", err)
 			}
-			return nil
 		}
+		// Not ready before the services have applied the log as it stood
+		// at start: recommendations, stock and risk would be answered from
+		// half-rebuilt state.
+		return e.follow.starting()
 	}
 	e.server, err = serve.New(serve.Options{
 		Health:     health,
@@ -508,6 +519,7 @@ func (e *Engine) Run(ctx context.Context, ln net.Listener) error {
 	if err := e.ingest.Rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: rebuild ingest dedupe state: %w", err)
 	}
+	e.follow.startEnd.Store(e.log.End()) // /readyz waits for the services to reach it
 	if ln == nil {
 		addr := e.cfg.Addr
 		if addr == "" {

@@ -36,9 +36,24 @@ type observer interface {
 // checkpoint and does not replay).
 type follower struct {
 	log       eventlog.Log
+	logger    *slog.Logger
 	observers []observer
 	offset    atomic.Uint64 // next record to apply
+	startEnd  atomic.Uint64 // the log's end when Run began: ready once offset reaches it
+	drained   atomic.Bool   // the reader found the end of the log once (ready too)
 	bad       atomic.Uint64 // events a service refused (counted, skipped)
+}
+
+// starting reports, until the services have applied the log as it
+// stood when Run began, how far they are.
+func (f *follower) starting() error {
+	if f.drained.Load() {
+		return nil
+	}
+	if off, end := f.offset.Load(), f.startEnd.Load(); off < end {
+		return fmt.Errorf("%w: the services are replaying the log (%d of %d records)", serve.ErrStarting, off, end)
+	}
+	return nil
 }
 
 // run applies the log until ctx is done.
@@ -48,9 +63,13 @@ func (f *follower) run(ctx context.Context) error {
 		return fmt.Errorf("engine: services: %w", err)
 	}
 	defer rd.Close()
+	start := time.Now()
 	for {
 		rec, err := rd.Next(ctx)
 		if errors.Is(err, io.EOF) {
+			if !f.drained.Swap(true) {
+				f.logger.Info("services caught up with the log", "records", f.offset.Load(), "took", time.Since(start).Round(time.Millisecond))
+			}
 			if werr := rd.Wait(ctx); werr != nil {
 				if ctx.Err() != nil {
 					return nil

@@ -22,9 +22,18 @@ import (
 // called; stop returns Run's error.
 func launch(t *testing.T, cfg Config) (*Engine, string, func() error) {
 	t.Helper()
+	return launchWith(t, cfg, nil)
+}
+
+// launchWith is launch with prep called on the engine before it runs.
+func launchWith(t *testing.T, cfg Config, prep func(*Engine)) (*Engine, string, func() error) {
+	t.Helper()
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prep != nil {
+		prep(e)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -471,5 +480,60 @@ func TestDashboardForecastsBestSellers(t *testing.T) {
 	}
 	if against != 4 {
 		t.Fatalf("s7: %d days with both a forecast and an actual; want 4 (days 2–5): %+v", against, f.Points)
+	}
+}
+
+// gateObserver holds the services' log replay until open is closed.
+type gateObserver struct{ open chan struct{} }
+
+func (g gateObserver) observe(*event.Event) error {
+	<-g.open
+	return nil
+}
+
+// TestReadyAfterServicesReplay: a restarted engine answers /readyz 503
+// "starting", with how far the services are, until they have applied
+// the log as it stood at start; then 200.
+func TestReadyAfterServicesReplay(t *testing.T) {
+	cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"}
+	_, base, stop := launch(t, cfg)
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, `{"id":"v%d","type":"view","timestamp":"2026-03-01T10:00:%02dZ","user_id":"u1","item_id":"i%d"}`+"\n", i, i, i%7)
+	}
+	if code, body := call(t, "POST", base+"/v1/events", b.String()); code != 202 {
+		t.Fatalf("events = %d %s", code, body)
+	}
+	if code, body := call(t, "GET", base+"/readyz", ""); code != 200 {
+		t.Fatalf("GET /readyz on a fresh engine = %d %s; want 200", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	gate := gateObserver{open: make(chan struct{})}
+	e, base, stop := launchWith(t, cfg, func(e *Engine) { e.follow.observers = append(e.follow.observers, gate) })
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	code, body := call(t, "GET", base+"/readyz", "")
+	if code != 503 || !strings.Contains(body, `"status":"starting"`) || !strings.Contains(body, "of 50 records") {
+		close(gate.open)
+		t.Fatalf("GET /readyz while the services replay = %d %s; want 503 starting, of 50 records", code, body)
+	}
+	close(gate.open)
+	for i := 0; ; i++ {
+		if code, body = call(t, "GET", base+"/readyz", ""); code == 200 {
+			break
+		}
+		if i > 1000 {
+			t.Fatalf("GET /readyz after the replay = %d %s; want 200", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := e.follow.offset.Load(); got != 50 {
+		t.Errorf("services applied %d records when ready; want 50", got)
 	}
 }

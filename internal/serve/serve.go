@@ -40,7 +40,9 @@ const (
 type Options struct {
 	// Health, if set, is asked by GET /readyz: a non-nil error makes the
 	// server not ready (503, {"status":"failing","reason":…}), e.g. an
-	// event log that refuses appends after a failed write.
+	// event log that refuses appends after a failed write. An error that
+	// wraps ErrStarting answers {"status":"starting","reason":…}
+	// instead: state still being rebuilt at start-up.
 	Health func() error
 
 	// Addr is the TCP address Run listens on; "" means DefaultAddr. A
@@ -137,6 +139,10 @@ type Route struct {
 	Scope   Scope  // "" for a public route
 	Handler http.Handler
 }
+
+// ErrStarting, wrapped by an Options.Health error, reports state still
+// being rebuilt at start-up rather than a failure.
+var ErrStarting = errors.New("starting")
 
 // ErrServerClosed is returned by Serve and Run once Shutdown has begun.
 var ErrServerClosed = errors.New("serve: server closed")
@@ -469,7 +475,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if s.Ready() && s.opts.Health != nil {
 		if err := s.opts.Health(); err != nil {
-			b, _ := json.Marshal(map[string]string{"status": "failing", "reason": err.Error()})
+			status := "failing"
+			if errors.Is(err, ErrStarting) {
+				status = "starting"
+			}
+			b, _ := json.Marshal(map[string]string{"status": status, "reason": err.Error()})
 			writeJSON(w, http.StatusServiceUnavailable, b)
 			return
 		}

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -379,10 +380,13 @@ func TestReadyzHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failing atomic.Bool
+	var failing, starting atomic.Bool
 	s := newTestServer(t, Options{Health: func() error {
 		if failing.Load() {
 			return errors.New("the event log refuses appends until restart: no space left on device")
+		}
+		if starting.Load() {
+			return fmt.Errorf("%w: the services are replaying the log (10 of 20 records)", ErrStarting)
 		}
 		return nil
 	}})
@@ -407,5 +411,13 @@ func TestReadyzHealth(t *testing.T) {
 	failing.Store(false)
 	if code, body := get(t, base+"/readyz"); code != 200 {
 		t.Fatalf("GET /readyz after recovery = %d %s; want 200", code, body)
+	}
+	starting.Store(true)
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"starting"`) || !strings.Contains(body, "10 of 20") {
+		t.Fatalf("GET /readyz while rebuilding = %d %s; want 503 starting with the reason", code, body)
+	}
+	starting.Store(false)
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("GET /readyz once rebuilt = %d %s; want 200", code, body)
 	}
 }
