@@ -31,7 +31,21 @@ type replicaProc struct {
 	err  drillBuffer // written by exec's copier while the test reads it
 }
 
+// readyWithin bounds the wait for /readyz after a start.
+const readyWithin = 3 * time.Minute
+
 func startPerpetua(t *testing.T, args ...string) *replicaProc {
+	t.Helper()
+	p := launchPerpetua(t, args...)
+	if strings.HasPrefix(p.addr, "http://") {
+		p.waitReady(t, args)
+	}
+	return p
+}
+
+// launchPerpetua starts the child and returns once it listens (it may
+// not be ready yet).
+func launchPerpetua(t *testing.T, args ...string) *replicaProc {
 	t.Helper()
 	p := &replicaProc{cmd: exec.Command(os.Args[0], args...)}
 	p.cmd.Env = append(os.Environ(), "PERPETUA_TEST_MAIN=1", "PERPETUA_API_KEYS=")
@@ -58,22 +72,34 @@ func startPerpetua(t *testing.T, args ...string) *replicaProc {
 	go io.Copy(io.Discard, stdout)
 	if !strings.HasPrefix(p.addr, "nats://") {
 		p.addr = "http://" + p.addr
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := http.Get(p.addr + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("perpetua %v not ready after 60 s; stderr: %s", args, p.err.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
 	}
 	return p
+}
+
+// waitReady waits for /readyz to answer 200.
+func (p *replicaProc) waitReady(t *testing.T, args []string) {
+	t.Helper()
+	// A server is ready once its services have replayed the log as it
+	// stood at start (a replica: the whole shared log).
+	start := time.Now()
+	deadline := start.Add(readyWithin)
+	var last string
+	for {
+		resp, err := http.Get(p.addr + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+			last = string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("perpetua %v not ready after %v (last /readyz: %s); stderr: %s", args, readyWithin, last, p.err.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("%s ready after %v", strings.Join(args[:min(3, len(args))], " "), time.Since(start).Round(time.Millisecond))
 }
 
 type modelsState struct {
@@ -110,10 +136,11 @@ func TestReplicasCLI(t *testing.T) {
 		t.Skip("starts four processes")
 	}
 	nats := startPerpetua(t, "nats", "--dir", t.TempDir(), "--addr", "127.0.0.1:0")
-	serve := func(role string) *replicaProc {
-		return startPerpetua(t, "serve", "--role", role, "--log", nats.addr, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
-			"--sync", "never", "--log-level", "warn")
+	serveArgs := func(role string) []string {
+		return []string{"serve", "--role", role, "--log", nats.addr, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
+			"--sync", "never", "--log-level", "warn"}
 	}
+	serve := func(role string) *replicaProc { return startPerpetua(t, serveArgs(role)...) }
 	trainer := serve("train")
 	shop := sim.New(sim.Config{Seed: 9, Visits: 6000})
 	var evs []event.Event
@@ -248,9 +275,11 @@ func TestReplicasCLI(t *testing.T) {
 	// round. Every acknowledged event is then in the shared log exactly
 	// once, and the replicas answer alike again.
 	reps[0] = again
-	rounds := 3
+	// A replica is killed at any moment, also while it replays the shared
+	// log at start (before it is ready), and takes events meanwhile.
+	rounds, pause := 3, 10*time.Millisecond // a bounded flood: the replicas replay it at each start
 	if os.Getenv("PERPETUA_LONG") == "1" {
-		rounds = 25
+		rounds, pause = 25, 0
 	}
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("PERPETUA_DRILL_SEED"), 10, 64); err == nil {
@@ -292,6 +321,7 @@ func TestReplicasCLI(t *testing.T) {
 				}
 				ackMu.Unlock()
 			}
+			time.Sleep(pause)
 		}
 	}
 	var addrMu sync.Mutex
@@ -309,7 +339,7 @@ func TestReplicasCLI(t *testing.T) {
 		i := rng.IntN(2)
 		reps[i].cmd.Process.Kill()
 		reps[i].cmd.Wait()
-		r := serve("serve")
+		r := launchPerpetua(t, serveArgs("serve")...)
 		addrMu.Lock()
 		reps[i] = r
 		addrMu.Unlock()
@@ -353,6 +383,9 @@ func TestReplicasCLI(t *testing.T) {
 	t.Logf("kill drill: %d replica kills, %d acknowledged events, each in the log once (%d records)", rounds, len(acked), lg.End())
 	if len(acked) == 0 {
 		t.Fatal("no event was acknowledged during the drill")
+	}
+	for _, r := range reps {
+		r.waitReady(t, []string{"serve", "--role", "serve", "(after the drill)"})
 	}
 	for start := time.Now(); answer(reps[0].addr) != answer(reps[1].addr); time.Sleep(50 * time.Millisecond) {
 		if time.Since(start) > 60*time.Second {
