@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -671,4 +673,63 @@ func TestGlobalCalendarFeatures(t *testing.T) {
 	if with > 5 || with >= without {
 		t.Errorf("Global sMAPE with a weekly calendar = %.2f, without = %.2f; want < 5 and better", with, without)
 	}
+}
+
+// TestIntervalWindows checks the conformal radius against a direct
+// computation (the last Window absolute errors of each step, sorted,
+// at the level's quantile) while the windows fill and after they wrap,
+// and that a new Interval does not allocate its windows up front.
+func TestIntervalWindows(t *testing.T) {
+	const h, window = 3, 7
+	iv, err := NewInterval(NewSeasonalNaive(1), IntervalConfig{Horizon: h, Levels: []float64{0.8}, Gamma: 1e-300, Window: window, MinScores: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ys []float64
+	point, lo, hi := make([]float64, h), [][]float64{make([]float64, h)}, [][]float64{make([]float64, h)}
+	for step := range 40 {
+		y := 100 + 20*rng.Float64()
+		ys = append(ys, y)
+		iv.Update(y)
+		iv.Predict(point, lo, hi)
+		for k := range h {
+			// The naive forecast made k+1 updates before y_t was y_{t-k-1}.
+			var scores []float64
+			for t := k + 1; t < len(ys); t++ {
+				scores = append(scores, math.Abs(ys[t]-ys[t-k-1]))
+			}
+			if len(scores) > window {
+				scores = scores[len(scores)-window:]
+			}
+			want := 0.0
+			if n := len(scores); n > 0 {
+				slices.Sort(scores)
+				want = scores[min(max(int(math.Ceil(float64(n+1)*0.8))-1, 0), n-1)]
+			} else {
+				// No score of this step yet: the largest score of any step.
+				for j := range h {
+					for t := j + 1; t < len(ys); t++ {
+						want = max(want, math.Abs(ys[t]-ys[t-j-1]))
+					}
+				}
+			}
+			if got := hi[0][k] - point[k]; math.Abs(got-want) > 1e-9 {
+				t.Fatalf("after %d updates, step %d: radius %v; want %v", step+1, k+1, got, want)
+			}
+		}
+	}
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 100
+	keep := make([]*Interval, n)
+	for i := range keep {
+		keep[i], _ = NewInterval(NewSES(0.1), IntervalConfig{Horizon: 28, Window: 500})
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 32<<10 {
+		t.Errorf("a new Interval (Horizon 28, Window 500) allocates %d bytes; want < 32 KiB (windows grow with their scores)", per)
+	}
+	runtime.KeepAlive(keep)
 }

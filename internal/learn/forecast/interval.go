@@ -21,7 +21,9 @@ import (
 //
 // Update costs one Forecast of Horizon steps plus O(Horizon·Window) to
 // keep each step's scores sorted (a binary search and a copy); Predict
-// reads the quantiles directly. Neither allocates.
+// reads the quantiles directly. A step's score window grows as its
+// scores arrive (amortised); once every window is full, neither
+// allocates.
 type Interval struct {
 	f      Forecaster
 	h      int
@@ -84,9 +86,13 @@ func NewInterval(f Forecaster, cfg IntervalConfig) (*Interval, error) {
 	for range h {
 		iv.preds = append(iv.preds, make([]float64, h))
 		iv.radius = append(iv.radius, make([]float64, nl*h))
-		iv.scores = append(iv.scores, make([]float64, cfg.Window))
-		iv.sorted = append(iv.sorted, make([]float64, 0, cfg.Window))
 	}
+	// scores and sorted grow as scores arrive: most series of a shop
+	// (a SKU in a warehouse) are short or sparse, and Horizon full
+	// windows up front cost Horizon·Window·16 bytes each (224 KB at the
+	// supply service's 28 × 500).
+	iv.scores = make([][]float64, h)
+	iv.sorted = make([][]float64, h)
 	for _, l := range iv.levels {
 		a := make([]float64, h)
 		for k := range a {
@@ -109,16 +115,20 @@ func (iv *Interval) Update(y float64) {
 			s := math.Abs(y - f)
 			r := iv.scores[k]
 			srt := iv.sorted[k]
-			if iv.scount[k] == iv.window {
+			if len(r) < iv.window {
+				// Still filling: the ring is the slice itself, oldest first,
+				// and spos stays 0 (where the oldest will be evicted from).
+				iv.scores[k] = append(r, s)
+			} else {
 				// Evict the oldest score from the sorted copy.
 				i, _ := slices.BinarySearch(srt, r[iv.spos[k]])
 				srt = slices.Delete(srt, i, i+1)
+				r[iv.spos[k]] = s
+				iv.spos[k] = (iv.spos[k] + 1) % iv.window
 			}
 			i, _ := slices.BinarySearch(srt, s)
 			iv.sorted[k] = slices.Insert(srt, i, s)
-			r[iv.spos[k]] = s
-			iv.spos[k] = (iv.spos[k] + 1) % iv.window
-			iv.scount[k] = min(iv.scount[k]+1, iv.window)
+			iv.scount[k] = len(iv.scores[k])
 			iv.maxS = max(iv.maxS, s)
 			for l, lev := range iv.levels {
 				miss := 0.0
