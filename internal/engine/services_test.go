@@ -287,8 +287,11 @@ func TestDashboardMounted(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &state); err != nil {
 			t.Fatal(err)
 		}
-		if len(state.Latest.Models) > 0 || i > 300 {
+		if len(state.Latest.Models) > 0 {
 			break
+		}
+		if i > 2000 {
+			t.Fatalf("no model versions in the dashboard's state after 20 s: %s", body)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
