@@ -122,6 +122,13 @@ type Config struct {
 	// learners with Freeze that implement SaveDelta/ApplyDelta (the deep
 	// model); others are saved in full in every checkpoint.
 	DeltaCheckpoints int
+	// FullCheckpointEvery bounds the age of the full checkpoint: once it
+	// is older, the next checkpoint is full even if DeltaCheckpoints
+	// deltas have not been written yet. Full checkpoints are what the
+	// engine registers as model versions, so this bounds how stale the
+	// versions serving replicas adopt can get. Default 5 minutes;
+	// negative: only DeltaCheckpoints decides.
+	FullCheckpointEvery time.Duration
 	// Follow makes the runner a serving replica's follower: it reads the
 	// log only to keep the behaviour features current, and serves models
 	// adopted from a registry (Adopt, Pin) instead of learning any. It
@@ -176,6 +183,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeltaCheckpoints == 0 {
 		c.DeltaCheckpoints = 9
+	}
+	if c.FullCheckpointEvery == 0 {
+		c.FullCheckpointEvery = 5 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -263,6 +273,10 @@ type Runner struct {
 	// since the full one; -1 until this runner has a full checkpoint to
 	// chain deltas to.
 	deltas int
+	// lastFull is when the full checkpoint the deltas chain to was
+	// written or restored; now is the clock (tests set it).
+	lastFull time.Time
+	now      func() time.Time
 
 	// The purchase schema, for sparse learners (nil without any): its
 	// running stats are trainer state; prow, pex and lex are scratch.
@@ -331,7 +345,7 @@ func New(log eventlog.Log, learners []Learner, cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		log: log, cfg: cfg, learners: learners, logger: cfg.Logger.With("component", "continual"),
-		drain: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}),
+		drain: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{}), now: time.Now,
 	}
 	seen := map[string]bool{}
 	for _, l := range learners {
@@ -452,7 +466,7 @@ func (r *Runner) restoreFrom(name string, maxDeltas int) (bool, error) {
 		_ = r.reset()
 		return false, incompatible(path, err)
 	}
-	r.deltas, r.chain = 0, chainOf(secs)
+	r.deltas, r.chain, r.lastFull = 0, chainOf(secs), r.now()
 	if name != checkpointName {
 		// Deltas chain to checkpoint.ppt, never to the previous one.
 		r.deltas = -1
@@ -814,7 +828,8 @@ func (r *Runner) Checkpoint() error {
 		r.sinceCkpt = 0
 		return nil
 	}
-	delta := r.deltas >= 0 && r.deltas < r.cfg.DeltaCheckpoints && r.hasDeltaLearners()
+	delta := r.deltas >= 0 && r.deltas < r.cfg.DeltaCheckpoints && r.hasDeltaLearners() &&
+		(r.cfg.FullCheckpointEvery < 0 || r.now().Sub(r.lastFull) < r.cfg.FullCheckpointEvery)
 	// Saving moves the delta learners' baselines (what the next delta
 	// holds) whether or not the file then reaches the disk: after any
 	// failure the next checkpoint must be a full one, or a delta would
@@ -851,7 +866,7 @@ func (r *Runner) Checkpoint() error {
 		if err := durable.WriteFile(filepath.Join(r.cfg.Dir, checkpointName), encodeCheckpoint(secs), 0o644); err != nil {
 			return failed(err)
 		}
-		r.deltas, r.curRefused, r.chain = 0, false, chain
+		r.deltas, r.curRefused, r.chain, r.lastFull = 0, false, chain, r.now()
 		if err := removeDeltas(r.cfg.Dir, 1); err != nil {
 			r.logger.Warn("cannot remove the deltas of the replaced checkpoint (they are ignored)", "err", err)
 		}

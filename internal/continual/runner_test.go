@@ -387,6 +387,53 @@ func TestDeltaCheckpoints(t *testing.T) {
 	}
 }
 
+// TestFullCheckpointEvery: once the full checkpoint is older than
+// FullCheckpointEvery, the next checkpoint is full (and registered
+// through OnCheckpoint) although fewer than DeltaCheckpoints deltas were
+// written; with it negative, only the count decides.
+func TestFullCheckpointEvery(t *testing.T) {
+	lg := simLog(t, 2000, 17)
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		kinds string // f: full, d: delta; a minute passes before each
+	}{
+		{"age bound", 150 * time.Second, "fddfddf"},
+		{"count only", -1, "fdddddd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fulls := 0
+			r, err := New(lg, testLearners(), Config{Dir: dir, DeltaCheckpoints: 9, FullCheckpointEvery: tc.every, WideBits: 8,
+				OnCheckpoint: func(CheckpointInfo) { fulls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			r.now = func() time.Time { return clock }
+			var kinds strings.Builder
+			for range len(tc.kinds) {
+				clock = clock.Add(time.Minute)
+				if _, err := r.Step(context.Background(), 100); err != nil {
+					t.Fatal(err)
+				}
+				before := fulls
+				if err := r.Checkpoint(); err != nil {
+					t.Fatal(err)
+				}
+				if fulls > before {
+					kinds.WriteByte('f')
+				} else {
+					kinds.WriteByte('d')
+				}
+			}
+			if kinds.String() != tc.kinds {
+				t.Fatalf("checkpoints %s; want %s", kinds.String(), tc.kinds)
+			}
+		})
+	}
+}
+
 // TestChampionAndPin checks the serving switches: the champion learner,
 // a pinned saved version (answers as the model did when saved, while the
 // live one moves on), a refused bad version, and unpinning.

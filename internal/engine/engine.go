@@ -112,8 +112,14 @@ type Config struct {
 	// DeltaCheckpoints is the number of delta checkpoints between full
 	// ones (default 9; -1: every checkpoint is full). Model versions are
 	// registered at full checkpoints, so serving replicas see a new
-	// version every DeltaCheckpoints+1 checkpoints.
+	// version every DeltaCheckpoints+1 checkpoints, or sooner by
+	// FullCheckpointEvery.
 	DeltaCheckpoints int `json:"delta_checkpoints"`
+	// FullCheckpointEvery makes a checkpoint full, whatever the count of
+	// deltas, once the last full one is this old (default 5m; "-1s":
+	// never by age). It bounds how stale the versions serving replicas
+	// adopt can get, at the cost of rewriting the embedding tables.
+	FullCheckpointEvery Duration `json:"full_checkpoint_every"`
 	// KeepVersions is how many of the newest model versions the trainer
 	// keeps in the registry (default 20); older ones are deleted unless
 	// they are the champion or in its rollback history.
@@ -369,16 +375,17 @@ func New(cfg Config) (*Engine, error) {
 		ckptDir, onCkpt = "", nil
 	}
 	e.runner, err = continual.New(lg, Learners(cfg.Hidden, cfg.Seed), continual.Config{
-		Follow:             role == RoleServe,
-		OnCheckpoint:       onCkpt,
-		Dir:                ckptDir,
-		Horizon:            time.Duration(cfg.Horizon),
-		Window:             cfg.Window,
-		CheckpointEvery:    cfg.CheckpointEvery,
-		CheckpointInterval: time.Duration(cfg.CheckpointInterval),
-		PublishEvery:       cfg.PublishEvery,
-		DeltaCheckpoints:   cfg.DeltaCheckpoints,
-		Logger:             logger,
+		Follow:              role == RoleServe,
+		OnCheckpoint:        onCkpt,
+		Dir:                 ckptDir,
+		Horizon:             time.Duration(cfg.Horizon),
+		Window:              cfg.Window,
+		CheckpointEvery:     cfg.CheckpointEvery,
+		CheckpointInterval:  time.Duration(cfg.CheckpointInterval),
+		PublishEvery:        cfg.PublishEvery,
+		DeltaCheckpoints:    cfg.DeltaCheckpoints,
+		FullCheckpointEvery: time.Duration(cfg.FullCheckpointEvery),
+		Logger:              logger,
 	})
 	if err != nil {
 		return fail(err)
