@@ -214,26 +214,31 @@ for l in $EXPECT; do
 	grep -qF "data-learner=\"$l\"" "$DOM" || fail "learner \"$l\" is not on the page"
 done
 [ -z "$EXPECT" ] || note "learners present: $EXPECT"
-for s in $REQUIRE; do
-	grep -q "id=\"$s-body\"" "$DOM" || fail "unknown section \"$s\""
-	if grep -o "id=\"$s-body\"[^>]*><p class=\"empty\">" "$DOM" >/dev/null; then
-		fail "section \"$s\" shows \"no data yet\""
-	fi
-	case $s in
-	learners) grep -q 'class="card learner"' "$DOM" || fail "no learner card" ;;
-	models) grep -q 'id="models-table"' "$DOM" || fail "no model table"
-		grep -qE '<button type="button" class="(promote|rollback)"' "$DOM" || fail "no promote/rollback button" ;;
-	recommend) grep -q 'aria-label="CTR"' "$DOM" || fail "no CTR chart"
-		grep -q 'aria-label="regret"' "$DOM" || fail "no regret chart"
-		grep -qE 'data-figure="regret"><b>-?[0-9]' "$DOM" || fail "the regret figure is not a number: $(grep -oE 'data-figure="regret"><b>[^<]*' "$DOM" | head -1)"
-		grep -qE 'data-series="regret" data-points="([2-9]|[1-9][0-9]+)"' "$DOM" || fail "the regret chart has fewer than 2 points"
-		note "recommend: $(grep -oE 'data-figure="(CTR|regret)"><b>[^<]*' "$DOM" | sed -E 's/data-figure="([^"]*)"><b>/\1 /' | tr '\n' ' ')" ;;
-	fraud) grep -q 'id="review-queue"' "$DOM" || fail "no review queue"
-		grep -q 'class="tag"' "$DOM" || fail "no reason codes in the review queue" ;;
-	forecasts) grep -q 'data-series="actual"' "$DOM" && grep -q 'data-series="forecast"' "$DOM" || fail "forecast chart lacks actual or forecast line" ;;
-	routes) grep -qE '<polyline class="route"[^>]*points="[^"]+ [^"]+"' "$DOM" || fail "no route polyline" ;;
-	esac
-done
+# check_sections DOM "SECTIONS": each section has data, of its kind.
+check_sections() {
+	local DOM=$1
+	for s in $2; do
+		grep -q "id=\"$s-body\"" "$DOM" || fail "unknown section \"$s\""
+		if grep -o "id=\"$s-body\"[^>]*><p class=\"empty\">" "$DOM" >/dev/null; then
+			fail "section \"$s\" shows \"no data yet\""
+		fi
+		case $s in
+		learners) grep -q 'class="card learner"' "$DOM" || fail "no learner card" ;;
+		models) grep -q 'id="models-table"' "$DOM" || fail "no model table"
+			grep -qE '<button type="button" class="(promote|rollback)"' "$DOM" || fail "no promote/rollback button" ;;
+		recommend) grep -q 'aria-label="CTR"' "$DOM" || fail "no CTR chart"
+			grep -q 'aria-label="regret"' "$DOM" || fail "no regret chart"
+			grep -qE 'data-figure="regret"><b>-?[0-9]' "$DOM" || fail "the regret figure is not a number: $(grep -oE 'data-figure="regret"><b>[^<]*' "$DOM" | head -1)"
+			grep -qE 'data-series="regret" data-points="([2-9]|[1-9][0-9]+)"' "$DOM" || fail "the regret chart has fewer than 2 points"
+			note "recommend: $(grep -oE 'data-figure="(CTR|regret)"><b>[^<]*' "$DOM" | sed -E 's/data-figure="([^"]*)"><b>/\1 /' | tr '\n' ' ')" ;;
+		fraud) grep -q 'id="review-queue"' "$DOM" || fail "no review queue"
+			grep -q 'class="tag"' "$DOM" || fail "no reason codes in the review queue" ;;
+		forecasts) grep -q 'data-series="actual"' "$DOM" && grep -q 'data-series="forecast"' "$DOM" || fail "forecast chart lacks actual or forecast line" ;;
+		routes) grep -qE '<polyline class="route"[^>]*points="[^"]+ [^"]+"' "$DOM" || fail "no route polyline" ;;
+		esac
+	done
+}
+check_sections "$DOM" "$REQUIRE"
 note "sections with data: $REQUIRE"
 for s in learners models recommend fraud forecasts routes; do
 	if grep -o "id=\"$s-body\"[^>]*><p class=\"empty\">" "$DOM" >/dev/null; then note "section $s: no data yet"; fi
@@ -259,7 +264,27 @@ PERPETUA_BROWSER=1 CHROMIUM=$CHROMIUM ARTIFACTS=$ARTIFACTS \
 grep -E 'browser: first render|live:' "$ARTIFACTS/browser-go-test.log" | sed -E 's/^ +browser_test.go:[0-9]+: //' | while IFS= read -r l; do note "$l"; done
 note "screenshot (live, after promote): $ARTIFACTS/dashboard-live.png"
 
-# 7. In demo mode: the demo ends on its own and writes its report.
+# 7. In demo mode: once the whole stream is sent (the engine lingers with
+# its dashboard), every section has data, fraud review queue and
+# forecasts against actuals included.
+if [ -n "$DEMO_PID" ]; then
+	deadline=$((SECONDS + 600))
+	until grep -q '^Stream sent;' "$ARTIFACTS/demo.log" 2>/dev/null; do
+		kill -0 "$DEMO_PID" 2>/dev/null || fail "the demo exited before it lingered: $(tail -5 "$ARTIFACTS/demo.log")"
+		[ $SECONDS -ge $deadline ] && fail "the demo did not finish its stream within 600s"
+		sleep 1
+	done
+	timeout 120 "$CHROMIUM" "${FLAGS[@]}" --user-data-dir="$WORK/profile3" --dump-dom "${URL}?live=poll" \
+		>"$ARTIFACTS/dom-end.html" 2>>"$ARTIFACTS/chromium.log" || fail "chromium --dump-dom at the end of the stream failed"
+	ALL="learners models recommend fraud forecasts routes"
+	check_sections "$ARTIFACTS/dom-end.html" "$ALL"
+	note "end of the stream: sections with data: $ALL"
+	timeout 120 "$CHROMIUM" "${FLAGS[@]}" --user-data-dir="$WORK/profile4" --hide-scrollbars --window-size=1400,2200 \
+		--screenshot="$ARTIFACTS/dashboard-end.png" "${URL}?live=poll" >/dev/null 2>>"$ARTIFACTS/chromium.log" || fail "chromium --screenshot at the end of the stream failed"
+	note "screenshot (end of the stream): $ARTIFACTS/dashboard-end.png ($(wc -c <"$ARTIFACTS/dashboard-end.png") bytes)"
+fi
+
+# 8. In demo mode: the demo ends on its own and writes its report.
 if [ -n "$DEMO_PID" ]; then
 	wait "$DEMO_PID" || fail "the demo exited with an error: $(tail -5 "$ARTIFACTS/demo.log")"
 	SERVER_PID=""
