@@ -92,7 +92,7 @@ if [ "${1:-}" = "demo" ]; then
 	# and its report is checked once it ends.
 	echo "browser-test: building perpetua and starting the demo"
 	go build -o "$WORK/perpetua" ./cmd/perpetua || fail "cannot build perpetua"
-	"$WORK/perpetua" demo --days 3 --seed 1 --out "$ARTIFACTS/demo" --linger "${DEMO_LINGER:-60s}" >"$ARTIFACTS/demo.log" 2>&1 &
+	"$WORK/perpetua" demo --days 3 --seed 1 --out "$ARTIFACTS/demo" --linger "${DEMO_LINGER:-90s}" >"$ARTIFACTS/demo.log" 2>&1 &
 	DEMO_PID=$!
 	SERVER_PID=$DEMO_PID
 	for _ in $(seq 600); do
@@ -274,6 +274,10 @@ if [ -n "$DEMO_PID" ]; then
 		[ $SECONDS -ge $deadline ] && fail "the demo did not finish its stream within 600s"
 		sleep 1
 	done
+	# The engine lingers DEMO_LINGER after the stream; the steps above must
+	# not have outlasted it.
+	kill -0 "$DEMO_PID" 2>/dev/null && curl -fsS --max-time 5 -o /dev/null "${URL}api/state" ||
+		fail "the demo's engine stopped lingering before the end-of-stream check (raise DEMO_LINGER): $(tail -3 "$ARTIFACTS/demo.log")"
 	timeout 120 "$CHROMIUM" "${FLAGS[@]}" --user-data-dir="$WORK/profile3" --dump-dom "${URL}?live=poll" \
 		>"$ARTIFACTS/dom-end.html" 2>>"$ARTIFACTS/chromium.log" || fail "chromium --dump-dom at the end of the stream failed"
 	ALL="learners models recommend fraud forecasts routes"
@@ -281,7 +285,9 @@ if [ -n "$DEMO_PID" ]; then
 	note "end of the stream: sections with data: $ALL"
 	timeout 120 "$CHROMIUM" "${FLAGS[@]}" --user-data-dir="$WORK/profile4" --hide-scrollbars --window-size=1400,2200 \
 		--screenshot="$ARTIFACTS/dashboard-end.png" "${URL}?live=poll" >/dev/null 2>>"$ARTIFACTS/chromium.log" || fail "chromium --screenshot at the end of the stream failed"
-	note "screenshot (end of the stream): $ARTIFACTS/dashboard-end.png ($(wc -c <"$ARTIFACTS/dashboard-end.png") bytes)"
+	png=$(wc -c <"$ARTIFACTS/dashboard-end.png" 2>/dev/null || echo 0)
+	[ "$png" -gt 20000 ] || fail "end-of-stream screenshot is only $png bytes; the page looks empty"
+	note "screenshot (end of the stream): $ARTIFACTS/dashboard-end.png ($png bytes)"
 fi
 
 # 8. In demo mode: the demo ends on its own and writes its report.

@@ -122,12 +122,13 @@ type Config struct {
 	// learners with Freeze that implement SaveDelta/ApplyDelta (the deep
 	// model); others are saved in full in every checkpoint.
 	DeltaCheckpoints int
-	// FullCheckpointEvery bounds the age of the full checkpoint: once it
-	// is older, the next checkpoint is full even if DeltaCheckpoints
-	// deltas have not been written yet. Full checkpoints are what the
-	// engine registers as model versions, so this bounds how stale the
-	// versions serving replicas adopt can get. Default 5 minutes;
-	// negative: only DeltaCheckpoints decides.
+	// FullCheckpointEvery bounds the age of the full checkpoint (from
+	// when it was written, also across restarts): once it is older, the
+	// next checkpoint is full even if DeltaCheckpoints deltas have not
+	// been written yet. Full checkpoints are what the engine registers as
+	// model versions, so two versions are at most this plus one
+	// checkpoint period apart while the trainer learns. Default 5
+	// minutes; negative: only DeltaCheckpoints decides.
 	FullCheckpointEvery time.Duration
 	// Follow makes the runner a serving replica's follower: it reads the
 	// log only to keep the behaviour features current, and serves models
@@ -466,7 +467,14 @@ func (r *Runner) restoreFrom(name string, maxDeltas int) (bool, error) {
 		_ = r.reset()
 		return false, incompatible(path, err)
 	}
-	r.deltas, r.chain, r.lastFull = 0, chainOf(secs), r.now()
+	r.deltas, r.chain = 0, chainOf(secs)
+	// The full checkpoint's age counts from when it was written, not
+	// from this restart: restarts must not put off the next version.
+	// Unknown (zero time): the next checkpoint is full.
+	r.lastFull = time.Time{}
+	if fi, err := os.Stat(path); err == nil {
+		r.lastFull = fi.ModTime()
+	}
 	if name != checkpointName {
 		// Deltas chain to checkpoint.ppt, never to the previous one.
 		r.deltas = -1

@@ -432,6 +432,53 @@ func TestFullCheckpointEvery(t *testing.T) {
 			}
 		})
 	}
+	// The age counts from when the full checkpoint was written, across a
+	// restart: restored with deltas, a full checkpoint older than the
+	// bound makes the next one full; a fresh one lets deltas follow.
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+		want string
+	}{{"restored old", 10 * time.Minute, "f"}, {"restored fresh", 0, "d"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := Config{Dir: dir, DeltaCheckpoints: 9, WideBits: 8}
+			r, _ := New(lg, testLearners(), cfg)
+			for range 2 { // full, then a delta
+				if _, err := r.Step(context.Background(), 100); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Checkpoint(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.age > 0 {
+				old := time.Now().Add(-tc.age)
+				if err := os.Chtimes(filepath.Join(dir, checkpointName), old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fulls := 0
+			cfg.OnCheckpoint = func(CheckpointInfo) { fulls++ }
+			again, _ := New(lg, testLearners(), cfg)
+			if found, err := again.Restore(); err != nil || !found {
+				t.Fatalf("Restore = %v, %v", found, err)
+			}
+			if _, err := again.Step(context.Background(), 100); err != nil {
+				t.Fatal(err)
+			}
+			if err := again.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			got := "d"
+			if fulls > 0 {
+				got = "f"
+			}
+			if got != tc.want {
+				t.Fatalf("first checkpoint after restoring a full checkpoint %v old: %s; want %s", tc.age, got, tc.want)
+			}
+		})
+	}
 }
 
 // TestChampionAndPin checks the serving switches: the champion learner,

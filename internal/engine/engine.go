@@ -117,7 +117,8 @@ type Config struct {
 	DeltaCheckpoints int `json:"delta_checkpoints"`
 	// FullCheckpointEvery makes a checkpoint full, whatever the count of
 	// deltas, once the last full one is this old (default 5m; "-1s":
-	// never by age). It bounds how stale the versions serving replicas
+	// never by age). Versions are then at most this plus one checkpoint
+	// period apart, which bounds how stale the models serving replicas
 	// adopt can get, at the cost of rewriting the embedding tables.
 	FullCheckpointEvery Duration `json:"full_checkpoint_every"`
 	// KeepVersions is how many of the newest model versions the trainer
@@ -417,7 +418,7 @@ func New(cfg Config) (*Engine, error) {
 	}, func() float64 { return float64(e.follow.bad.Load()) }))
 	e.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "perpetua_services_lag_records",
-		Help: "Log records appended but not yet applied to the shop-facing services (recommendations, supply, risk); at start-up, the replay still to do.",
+		Help: "Log records known to this server but not yet applied to the shop-facing services (recommendations, supply, risk); at start-up, the replay still to do. On a shared NATS log, records other servers append count once this server has read them.",
 	}, func() float64 {
 		if end, off := e.log.End(), e.follow.offset.Load(); end > off {
 			return float64(end - off)

@@ -4,7 +4,7 @@
 // # Routes
 //
 //	GET  /healthz               200 {"status":"ok"} while the process is alive (no auth)
-//	GET  /readyz                200 when ready, 503 before Serve and from the start of Shutdown (no auth)
+//	GET  /readyz                200 when ready; 503 before Serve, from the start of Shutdown, and while Options.Health fails (no auth)
 //	GET  /metrics               Prometheus exposition of Options.Gatherer (no auth)
 //	POST /v1/events             Options.Ingest (scope ingest)
 //	GET  /v1/events             read the event log back from an offset (scope admin)

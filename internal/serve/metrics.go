@@ -40,7 +40,7 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "perpetua", Subsystem: "http", Name: "ready",
-			Help: "1 while the server reports ready on /readyz, else 0.",
+			Help: "1 from the start of serving until shutdown begins, else 0. /readyz can still answer 503 while this is 1: Options.Health (a log refusing appends, services replaying the log at start) is not counted here.",
 		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "perpetua", Subsystem: "http", Name: "rate_limited_total",

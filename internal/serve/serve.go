@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -475,11 +476,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if s.Ready() && s.opts.Health != nil {
 		if err := s.opts.Health(); err != nil {
-			status := "failing"
+			status, reason := "failing", err.Error()
 			if errors.Is(err, ErrStarting) {
-				status = "starting"
+				status, reason = "starting", strings.TrimPrefix(reason, ErrStarting.Error()+": ")
 			}
-			b, _ := json.Marshal(map[string]string{"status": status, "reason": err.Error()})
+			b, _ := json.Marshal(map[string]string{"status": status, "reason": reason})
 			writeJSON(w, http.StatusServiceUnavailable, b)
 			return
 		}

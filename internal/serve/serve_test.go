@@ -413,7 +413,7 @@ func TestReadyzHealth(t *testing.T) {
 		t.Fatalf("GET /readyz after recovery = %d %s; want 200", code, body)
 	}
 	starting.Store(true)
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"starting"`) || !strings.Contains(body, "10 of 20") {
+	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, `"status":"starting"`) || !strings.Contains(body, `"reason":"the services are replaying the log (10 of 20 records)"`) {
 		t.Fatalf("GET /readyz while rebuilding = %d %s; want 503 starting with the reason", code, body)
 	}
 	starting.Store(false)
