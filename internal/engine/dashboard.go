@@ -141,12 +141,6 @@ func (b *board) scored(tx *risk.Transaction, res *risk.Result) {
 func (b *board) observe(e *event.Event) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if day := e.Timestamp.UTC().Truncate(24 * time.Hour); day.After(b.today) {
-		if !b.today.IsZero() {
-			b.forecastDay(day)
-		}
-		b.today = day
-	}
 	switch e.Type {
 	case event.TypeLabel:
 		flag, ok := b.flagged[e.TargetID]
@@ -170,12 +164,14 @@ func (b *board) observe(e *event.Event) error {
 	case event.TypeImpression:
 		b.impressions += int64(len(e.Items))
 	case event.TypeOrder:
+		b.advance(e.Timestamp)
 		for _, l := range e.Lines {
 			b.sell(l.SKU, e.Timestamp, l.Quantity)
 		}
 		b.orders = true
 	case event.TypePurchase:
 		if !b.orders { // as the supply service: purchases are demand until orders arrive
+			b.advance(e.Timestamp)
 			q := e.Quantity
 			if q == 0 {
 				q = 1
@@ -184,6 +180,21 @@ func (b *board) observe(e *event.Event) error {
 		}
 	}
 	return nil
+}
+
+// advance moves the board's day to at's (UTC) when that is later, and
+// then keeps the forecasts made for the new day. Only demand events move
+// it, the clock the supply service's daily series follow: other events
+// can carry other clocks (an impression the server stamped with the wall
+// clock while the shop replays last year's orders), and a day that
+// jumped ahead would never begin again for the demand.
+func (b *board) advance(at time.Time) {
+	if day := at.UTC().Truncate(24 * time.Hour); day.After(b.today) {
+		if !b.today.IsZero() {
+			b.forecastDay(day)
+		}
+		b.today = day
+	}
 }
 
 // skuSales are one SKU's units sold: in all, and per day (UTC) over the

@@ -432,6 +432,9 @@ func TestDashboardForecastsBestSellers(t *testing.T) {
 	for i := range 10 {
 		fmt.Fprintf(&b, `{"id":"st%d","type":"stock","timestamp":"2026-03-01T00:00:00Z","sku":"idle%d","warehouse":"w1","quantity":50}`+"\n", i, i)
 	}
+	// An event on another clock (a view stamped months later) must not
+	// move the forecasts' day: only demand does.
+	b.WriteString(`{"id":"late-view","type":"view","timestamp":"2026-11-28T09:00:00Z","user_id":"u1","item_id":"s7"}` + "\n")
 	for d := range 5 {
 		for i := range 8 {
 			fmt.Fprintf(&b, `{"id":"o%d-%d","type":"order","timestamp":"2026-03-0%dT10:00:00Z","order_id":"o%d-%d","warehouse":"w1","lat":52.5,"lon":13.4,"lines":[{"sku":"s%d","quantity":%d}]}`+"\n",
