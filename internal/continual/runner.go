@@ -693,8 +693,18 @@ func (r *Runner) process(data []byte) {
 		r.stats.Undecodable++
 		return
 	}
+	// Only the clickstream the task learns from moves its event-time
+	// watermark (and so expires pending views as negatives): other events
+	// may carry another clock, e.g. impressions and feedback stamped by
+	// the server's wall clock while a shop replays or simulates past days,
+	// and one of them would expire every pending view at once.
+	clickstream := false
+	switch e.Type {
+	case event.TypeView, event.TypeClick, event.TypeAddToCart, event.TypePurchase:
+		clickstream = true
+	}
 	if r.cfg.Follow {
-		if e.Timestamp.After(r.watermark) {
+		if clickstream && e.Timestamp.After(r.watermark) {
 			r.watermark = e.Timestamp
 		}
 		r.behaviour.Observe(&e)
@@ -703,7 +713,7 @@ func (r *Runner) process(data []byte) {
 		}
 		return
 	}
-	if e.Timestamp.After(r.watermark) {
+	if clickstream && e.Timestamp.After(r.watermark) {
 		r.watermark = e.Timestamp
 		r.pending.Expire(r.watermark, r.learnNegative)
 	}

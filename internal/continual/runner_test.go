@@ -780,3 +780,49 @@ func TestStaleDeltasIgnored(t *testing.T) {
 		t.Fatal("state after ignoring stale deltas and continuing differs from the uninterrupted run")
 	}
 }
+
+// TestWatermarkFollowsTheClickstream: only the events the purchase task
+// learns from (views, clicks, carts, purchases) move its event-time
+// watermark. An impression the server stamped with its own clock, months
+// after the shop's events (a replayed or simulated stream), must not
+// expire the pending views: the purchase 5 minutes after its view is
+// still a positive.
+func TestWatermarkFollowsTheClickstream(t *testing.T) {
+	lg, err := eventlog.Open(t.TempDir(), eventlog.Options{Sync: eventlog.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	evs := []event.Event{
+		{ID: "v1", Type: event.TypeView, Timestamp: t0, UserID: "u1", ItemID: "i1"},
+		{ID: "imp", Type: event.TypeImpression, Timestamp: t0.Add(300 * 24 * time.Hour), UserID: "u1", RequestID: "r1",
+			Items: []string{"i1"}, Positions: []int{1}, Propensities: []float64{1}},
+		{ID: "fb", Type: event.TypeFeedback, Timestamp: t0.Add(300 * 24 * time.Hour), RequestID: "r1", ItemID: "i1", Reward: 1},
+		{ID: "p1", Type: event.TypePurchase, Timestamp: t0.Add(5 * time.Minute), UserID: "u1", ItemID: "i1", Quantity: 1},
+		{ID: "v2", Type: event.TypeView, Timestamp: t0.Add(2 * time.Hour), UserID: "u2", ItemID: "i2"},
+	}
+	batch := make([][]byte, len(evs))
+	for i := range evs {
+		if err := evs[i].Validate(); err != nil {
+			t.Fatalf("event %s: %v", evs[i].ID, err)
+		}
+		batch[i] = event.Append(nil, &evs[i])
+	}
+	if _, err := lg.Append(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(lg, testLearners(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Step(context.Background(), len(evs)); err != nil {
+		t.Fatal(err)
+	}
+	if r.stats.Labelled != 1 || r.stats.Positives != 1 {
+		t.Fatalf("labelled %d, positive %d; want the view labelled once, as a purchase", r.stats.Labelled, r.stats.Positives)
+	}
+	if want := t0.Add(2 * time.Hour); !r.watermark.Equal(want) {
+		t.Fatalf("watermark %v; want %v (the last view)", r.watermark, want)
+	}
+}
