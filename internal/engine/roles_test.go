@@ -165,8 +165,15 @@ func TestTrainerAndReplicas(t *testing.T) {
 	}
 	pairs := `{"pairs":[{"user_id":"u1","item_id":"i1"},{"user_id":"u17","item_id":"i3"},{"user_id":"u250","item_id":"i40"}]}`
 	waitFor("the trainer learns to the log end", func() bool { p := tr.Runner().Published(); return p != nil && p.Offset == end })
-	time.Sleep(500 * time.Millisecond) // its idle checkpoint (every 200 ms), the last version until more events come
-	latest = uint64(versions())        // the newest now: with 2 kept, older ones go
+	// Its idle checkpoint (every 200 ms) registers the version at the log
+	// end, the last one until more events come: with 2 kept, older ones
+	// go, so promoting one read before it is registered can race the
+	// pruning.
+	waitFor("the trainer registers the version at the log end", func() bool {
+		vs, _ := tr.models.reg.List(context.Background(), purchaseTask)
+		return len(vs) > 0 && vs[len(vs)-1].LogTo == end
+	})
+	latest = uint64(versions())
 	// Pin the latest version on the trainer: it then serves exactly what
 	// the replicas serve (same tensors, same features at the same offset).
 	code, body := call(t, "POST", trURL+"/v1/models/promote", fmt.Sprintf(`{"model":"deep","version":%d}`, latest))
