@@ -698,11 +698,7 @@ func (r *Runner) process(data []byte) {
 	// may carry another clock, e.g. impressions and feedback stamped by
 	// the server's wall clock while a shop replays or simulates past days,
 	// and one of them would expire every pending view at once.
-	clickstream := false
-	switch e.Type {
-	case event.TypeView, event.TypeClick, event.TypeAddToCart, event.TypePurchase:
-		clickstream = true
-	}
+	clickstream := e.Type.Clickstream()
 	if r.cfg.Follow {
 		if clickstream && e.Timestamp.After(r.watermark) {
 			r.watermark = e.Timestamp

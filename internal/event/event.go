@@ -68,6 +68,13 @@ func (t Type) String() string {
 	return typeNames[t]
 }
 
+// Clickstream reports whether t is a shopper's behaviour on an item
+// (view, click, add to cart, purchase): the events behaviour features
+// and the purchase task learn from, in the shop's own time.
+func (t Type) Clickstream() bool {
+	return t == TypeView || t == TypeClick || t == TypeAddToCart || t == TypePurchase
+}
+
 // ParseType returns the Type with JSON name s, and false if there is none.
 func ParseType(s string) (Type, bool) {
 	for i := TypeView; i < numTypes; i++ {

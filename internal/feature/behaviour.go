@@ -131,12 +131,7 @@ func NewBehaviour(cfg BehaviourConfig) *Behaviour {
 // Observe updates the counters with one event. Events of other types than
 // view, click, add_to_cart and purchase are ignored.
 func (b *Behaviour) Observe(e *event.Event) {
-	switch e.Type {
-	case event.TypeView, event.TypeClick, event.TypeAddToCart, event.TypePurchase:
-	default:
-		return
-	}
-	if e.UserID == "" || e.ItemID == "" {
+	if !e.Type.Clickstream() || e.UserID == "" || e.ItemID == "" {
 		return
 	}
 	now := e.Timestamp.UnixNano()
