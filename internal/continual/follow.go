@@ -128,6 +128,25 @@ func (r *Runner) savedSchema(set *tensor.Set) (*feature.Schema, *sync.Pool, erro
 	return schema, &sync.Pool{New: func() any { return &sparseScratch{ex: schema.NewExample()} }}, nil
 }
 
+// restore builds a new model of l (on schema, for a sparse learner) and
+// loads its tensors under prefix in set.
+func (l Learner) restore(schema *feature.Schema, set *tensor.Set, prefix string) (learn.Snapshotter, error) {
+	var m learn.Snapshotter
+	var err error
+	if l.New != nil {
+		m, err = l.New()
+	} else {
+		m, err = l.NewSparse(schema)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.LoadTensors(set, prefix); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // servedFrom restores learner l from a saved version (its tensors under
 // "NAME." in set; schema for a sparse learner) into a model that serves
 // it: one frozen copy when l has Freeze (the restored model is never
@@ -135,22 +154,7 @@ func (r *Runner) savedSchema(set *tensor.Set) (*feature.Schema, *sync.Pool, erro
 // call. The first restore is checked; on error nothing is built.
 func servedFrom(l Learner, schema *feature.Schema, set *tensor.Set, metrics metric.Values) (PublishedModel, error) {
 	pm := PublishedModel{Name: l.Name, Metrics: metrics}
-	restore := func() (learn.Snapshotter, error) {
-		var m learn.Snapshotter
-		var err error
-		if l.New != nil {
-			m, err = l.New()
-		} else {
-			m, err = l.NewSparse(schema)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := m.LoadTensors(set, l.Name+"."); err != nil {
-			return nil, err
-		}
-		return m, nil
-	}
+	restore := func() (learn.Snapshotter, error) { return l.restore(schema, set, l.Name+".") }
 	first, err := restore()
 	if err != nil {
 		return PublishedModel{}, err

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/perpetua-ml/perpetua/internal/feature"
-	"github.com/perpetua-ml/perpetua/internal/learn"
 	"github.com/perpetua-ml/perpetua/internal/metric"
 	"github.com/perpetua-ml/perpetua/internal/tensor"
 )
@@ -80,17 +79,8 @@ func (r *Runner) publish() {
 		m.snapshotter().SaveTensors(ts, "")
 		schema := p.schema
 		pm.pool = &sync.Pool{New: func() any {
-			var mm learn.Snapshotter
-			var err error
-			if l.New != nil {
-				mm, err = l.New()
-			} else {
-				mm, err = l.NewSparse(schema)
-			}
+			mm, err := l.restore(schema, ts, "")
 			if err != nil {
-				return nil
-			}
-			if err := mm.LoadTensors(ts, ""); err != nil {
 				return nil
 			}
 			return mm
