@@ -74,11 +74,7 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 	// predictions and stops it gracefully.
 	run := func(d time.Duration, check func(p *drillProc)) map[string][]float64 {
 		t.Helper()
-		p, err := startProc(t, bin, args, drillOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.waitReady(t)
+		p := mustStart(t, bin, args, drillOptions{})
 		if check != nil {
 			check(p)
 		}
@@ -86,9 +82,7 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 		round++
 		waitCaughtUp(t, p)
 		served := servedModels(t, p, pairs)
-		if err := p.stop(t); err != nil {
-			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-		}
+		p.mustStop(t)
 		return served
 	}
 	// Enough checkpoints for a previous full one and deltas after it: a
@@ -100,20 +94,14 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 		} else if i == 12 {
 			t.Fatalf("no previous checkpoint after %d runs: %v", i, err)
 		}
-		p, err := startProc(t, bin, args, drillOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.waitReady(t)
+		p := mustStart(t, bin, args, drillOptions{})
 		stop := make(chan struct{})
 		wait := led.pacedClients(p.addr, 1, 100*time.Millisecond, seed, round, &clk, stop)
 		time.Sleep(2500 * time.Millisecond)
 		close(stop)
 		wait()
 		round++
-		if err := p.stop(t); err != nil {
-			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-		}
+		p.mustStop(t)
 	}
 	run(300*time.Millisecond, nil) // and deltas after the full checkpoint, most likely
 
@@ -138,11 +126,7 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 	checkLog(t, data, led)
 
 	// The registry: promote a version, corrupt its model file, restart.
-	p, err := startProc(t, bin, args, drillOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p := mustStart(t, bin, args, drillOptions{})
 	var models struct {
 		Versions []struct {
 			Version uint64 `json:"version"`
@@ -156,16 +140,10 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 	if code, body := postJSON(t, p.addr+"/v1/models/promote", fmt.Sprintf(`{"model":"logistic","version":%d}`, v)); code != 200 {
 		t.Fatalf("promote logistic v%d: %d %s", v, code, body)
 	}
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	model := filepath.Join(data, "registry", "purchase", fmt.Sprintf("v%d", v), "model.ppt")
 	flipBytes(t, rng, model)
-	p, err = startProc(t, bin, args, drillOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, drillOptions{})
 	if s := p.stderr.String(); !strings.Contains(s, "cannot be served") || !strings.Contains(s, model) {
 		t.Errorf("corrupt registry version: the restart did not refuse %s by name; stderr:\n%s", model, s)
 	}
@@ -178,9 +156,7 @@ func TestDrillCorruptSnapshots(t *testing.T) {
 	if code, body := postJSON(t, p.addr+"/v1/models/promote", fmt.Sprintf(`{"model":"logistic","version":%d}`, v)); code != 422 || !strings.Contains(body, "corrupt") {
 		t.Errorf("promote of the corrupt v%d: %d %s; want 422 naming the corruption", v, code, body)
 	}
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 }
 
 func getJSON(t *testing.T, url string, v any) {

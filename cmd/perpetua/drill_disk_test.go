@@ -113,25 +113,15 @@ func TestDrillFullDisk(t *testing.T) {
 	pairs := drillPairs()
 
 	// Some history with space.
-	p, err := startProc(t, bin, args, drillOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p := mustStart(t, bin, args, drillOptions{})
 	ingestFor(p, led, seed, 0, &clk, 300*time.Millisecond)
 	waitCaughtUp(t, p)
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 
 	// The data dir on a tmpfs with 256 KiB to spare: the log fills it;
 	// every checkpoint (MiBs) fails first.
 	size := duBytes(t, data) + 256<<10
-	p, err = startProc(t, bin, args, drillOptions{argv: tmpfsArgv(t, work, data, size, append([]string{bin}, args...))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, drillOptions{argv: tmpfsArgv(t, work, data, size, append([]string{bin}, args...))})
 	code, body := postUntil(t, p, led, rng, &clk, "full", 2*time.Minute)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "nothing was written") {
 		t.Fatalf("ingest on a full disk: %d %s; want 503 saying nothing was written", code, body)
@@ -175,11 +165,7 @@ func TestDrillFullDisk(t *testing.T) {
 	}
 
 	// Space again.
-	p, err = startProc(t, bin, args, drillOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, drillOptions{})
 	startOffset(t, p)
 	if s := p.stderr.String(); strings.Contains(s, "refused") || strings.Contains(s, "level=ERROR") {
 		t.Errorf("restart after a full disk complained:\n%s", s)
@@ -190,15 +176,9 @@ func TestDrillFullDisk(t *testing.T) {
 
 	// Only the registry is full: checkpoints work, versions cannot be
 	// registered.
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	reg := filepath.Join(data, "registry")
-	p, err = startProc(t, bin, args, drillOptions{argv: tmpfsArgv(t, work, reg, duBytes(t, reg)+32<<10, append([]string{bin}, args...))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, drillOptions{argv: tmpfsArgv(t, work, reg, duBytes(t, reg)+32<<10, append([]string{bin}, args...))})
 	deadline = time.Now().Add(2 * time.Minute)
 	for r := 1; !strings.Contains(p.stderr.String(), "registering a model version failed") && time.Now().Before(deadline); r++ {
 		ingestFor(p, led, seed, 100+r, &clk, 300*time.Millisecond)
@@ -213,11 +193,7 @@ func TestDrillFullDisk(t *testing.T) {
 
 	// Space again: every version listed loads (promote verifies it), and
 	// the model is the uninterrupted run's.
-	p, err = startProc(t, bin, args, drillOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, drillOptions{})
 	waitCaughtUp(t, p)
 	var models struct {
 		Versions []struct {
@@ -231,9 +207,7 @@ func TestDrillFullDisk(t *testing.T) {
 		}
 	}
 	served := servedModels(t, p, pairs)
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	checkLog(t, data, led)
 	want, _ := replayModels(t, data, "", pairs)
 	compareModels(t, "the process after a full disk", pairs, served, want)

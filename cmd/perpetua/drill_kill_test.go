@@ -90,9 +90,7 @@ func TestDrillKill9(t *testing.T) {
 	end := waitCaughtUp(t, p)
 	pairs := drillPairs()
 	served := servedModels(t, p, pairs)
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	drilled := time.Since(began)
 
 	led.mu.Lock()

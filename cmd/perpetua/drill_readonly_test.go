@@ -87,16 +87,10 @@ func TestDrillReadOnlyDataDir(t *testing.T) {
 	chmodTree(t, data, false)
 
 	// Some history, then the whole dir read-only before a start.
-	p, err := startProc(t, bin, args, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p := mustStart(t, bin, args, opts)
 	ingestFor(p, led, seed, 0, &clk, 300*time.Millisecond)
 	waitCaughtUp(t, p)
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	chmodTree(t, data, true)
 	_, err = startProc(t, bin, args, opts)
 	if err == nil || !strings.Contains(err.Error(), data) || !strings.Contains(err.Error(), "permission denied") {
@@ -106,11 +100,7 @@ func TestDrillReadOnlyDataDir(t *testing.T) {
 	chmodTree(t, data, false)
 
 	// Read-only while running.
-	p, err = startProc(t, bin, args, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, opts)
 	ingestFor(p, led, seed, 1, &clk, 200*time.Millisecond)
 	chmodTree(t, data, true)
 	deadline := time.Now().Add(time.Minute)
@@ -132,11 +122,7 @@ func TestDrillReadOnlyDataDir(t *testing.T) {
 
 	// Writable again.
 	pairs := drillPairs()
-	p, err = startProc(t, bin, args, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.waitReady(t)
+	p = mustStart(t, bin, args, opts)
 	startOffset(t, p)
 	if s := p.stderr.String(); strings.Contains(s, "refused") || strings.Contains(s, "level=ERROR") {
 		t.Errorf("restart after a read-only spell complained:\n%s", s)
@@ -144,9 +130,7 @@ func TestDrillReadOnlyDataDir(t *testing.T) {
 	ingestFor(p, led, seed, 99, &clk, 200*time.Millisecond)
 	waitCaughtUp(t, p)
 	served := servedModels(t, p, pairs)
-	if err := p.stop(t); err != nil {
-		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-	}
+	p.mustStop(t)
 	checkLog(t, data, led)
 	want, _ := replayModels(t, data, "", pairs)
 	compareModels(t, "the process after a read-only spell", pairs, served, want)

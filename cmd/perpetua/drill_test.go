@@ -113,6 +113,8 @@ type drillOptions struct {
 	// cred runs the child as another user (used as root, which ignores
 	// file permissions).
 	cred *syscall.Credential
+	// env is added to the child's environment.
+	env []string
 }
 
 // drillConfig is the engine configuration of the drilled processes:
@@ -139,7 +141,7 @@ func startProc(t *testing.T, bin string, args []string, o drillOptions) (*drillP
 		argv = o.argv
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "PERPETUA_API_KEYS=")
+	cmd.Env = append(append(os.Environ(), "PERPETUA_API_KEYS="), o.env...)
 	// Own process group: the cleanup ends wrappers and their children.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.cred}
 	p := &drillProc{cmd: cmd, stderr: new(drillBuffer), done: make(chan struct{})}
@@ -163,10 +165,16 @@ func startProc(t *testing.T, bin string, args []string, o drillOptions) (*drillP
 	t.Cleanup(p.kill)
 	select {
 	case line := <-lines:
-		// "perpetua: listening on HOST:PORT (data dir …)"
-		if f := strings.Fields(line); len(f) >= 4 && f[1] == "listening" {
-			p.addr = "http://" + f[3]
-			return p, nil
+		// "perpetua: listening on HOST:PORT (data dir …)", or
+		// "perpetua: nats listening on nats://HOST:PORT (…)"
+		if _, rest, ok := strings.Cut(line, " listening on "); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				p.addr = f[0]
+				if !strings.HasPrefix(p.addr, "nats://") {
+					p.addr = "http://" + p.addr
+				}
+				return p, nil
+			}
 		}
 		<-p.done
 		return p, fmt.Errorf("exited before listening (%v); stdout %q; stderr:\n%s", p.err, line, p.stderr)
@@ -175,11 +183,14 @@ func startProc(t *testing.T, bin string, args []string, o drillOptions) (*drillP
 	}
 }
 
-// waitReady waits until /readyz answers 200.
-func (p *drillProc) waitReady(t *testing.T) {
+// waitReady waits until /readyz answers 200 (a server is ready once its
+// services have replayed the log as it stood at start) and returns how
+// long that took.
+func (p *drillProc) waitReady(t *testing.T) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	var last string
+	for time.Since(start) < 90*time.Second {
 		select {
 		case <-p.done:
 			t.Fatalf("exited before ready (%v); stderr:\n%s", p.err, p.stderr)
@@ -187,14 +198,36 @@ func (p *drillProc) waitReady(t *testing.T) {
 		}
 		resp, err := http.Get(p.addr + "/readyz")
 		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return time.Since(start)
 			}
+			last = string(b)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("not ready after 90s; stderr:\n%s", p.stderr)
+	t.Fatalf("not ready after 90s (last /readyz: %s); stderr:\n%s", last, p.stderr)
+	return 0
+}
+
+// mustStart is startProc, then waitReady; a failure ends the test.
+func mustStart(t *testing.T, bin string, args []string, o drillOptions) *drillProc {
+	t.Helper()
+	p, err := startProc(t, bin, args, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitReady(t)
+	return p
+}
+
+// mustStop is stop, ending the test unless the child exits 0.
+func (p *drillProc) mustStop(t *testing.T) {
+	t.Helper()
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
+	}
 }
 
 // kill SIGKILLs the child's process group and waits for the child.

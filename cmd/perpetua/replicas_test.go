@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,83 +21,26 @@ import (
 	"github.com/perpetua-ml/perpetua/internal/sim"
 )
 
-// replicaProc is a perpetua child process whose first stdout line names
-// where it listens.
-type replicaProc struct {
-	cmd  *exec.Cmd
-	addr string
-	err  drillBuffer // written by exec's copier while the test reads it
-}
-
-// readyWithin bounds the wait for /readyz after a start.
-const readyWithin = 3 * time.Minute
-
-func startPerpetua(t *testing.T, args ...string) *replicaProc {
+// startPerpetua runs this test binary as perpetua with args (a drill
+// child) and, for a server, waits until it is ready.
+func startPerpetua(t *testing.T, args ...string) *drillProc {
 	t.Helper()
 	p := launchPerpetua(t, args...)
 	if strings.HasPrefix(p.addr, "http://") {
-		p.waitReady(t, args)
+		t.Logf("%s ready after %v", strings.Join(args[:min(3, len(args))], " "), p.waitReady(t).Round(time.Millisecond))
 	}
 	return p
 }
 
 // launchPerpetua starts the child and returns once it listens (it may
 // not be ready yet).
-func launchPerpetua(t *testing.T, args ...string) *replicaProc {
+func launchPerpetua(t *testing.T, args ...string) *drillProc {
 	t.Helper()
-	p := &replicaProc{cmd: exec.Command(os.Args[0], args...)}
-	p.cmd.Env = append(os.Environ(), "PERPETUA_TEST_MAIN=1", "PERPETUA_API_KEYS=")
-	p.cmd.Stderr = &p.err
-	stdout, err := p.cmd.StdoutPipe()
+	p, err := startProc(t, os.Args[0], args, drillOptions{env: []string{"PERPETUA_TEST_MAIN=1"}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("perpetua %v printed no address: %v; stderr: %s", args, err, p.err.String())
-	}
-	// "perpetua: listening on ADDR (…)" or "perpetua: nats listening on URL (…)"
-	f := strings.Fields(line)
-	for i := range f[:len(f)-1] {
-		if f[i] == "on" {
-			p.addr = f[i+1]
-		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if !strings.HasPrefix(p.addr, "nats://") {
-		p.addr = "http://" + p.addr
+		t.Fatalf("perpetua %v: %v", args, err)
 	}
 	return p
-}
-
-// waitReady waits for /readyz to answer 200.
-func (p *replicaProc) waitReady(t *testing.T, args []string) {
-	t.Helper()
-	// A server is ready once its services have replayed the log as it
-	// stood at start (a replica: the whole shared log).
-	start := time.Now()
-	deadline := start.Add(readyWithin)
-	var last string
-	for {
-		resp, err := http.Get(p.addr + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-			last = string(b)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("perpetua %v not ready after %v (last /readyz: %s); stderr: %s", args, readyWithin, last, p.err.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Logf("%s ready after %v", strings.Join(args[:min(3, len(args))], " "), time.Since(start).Round(time.Millisecond))
 }
 
 type modelsState struct {
@@ -136,11 +77,11 @@ func TestReplicasCLI(t *testing.T) {
 		t.Skip("starts four processes")
 	}
 	nats := startPerpetua(t, "nats", "--dir", t.TempDir(), "--addr", "127.0.0.1:0")
-	serveArgs := func(role string) []string {
+	roleArgs := func(role string) []string {
 		return []string{"serve", "--role", role, "--log", nats.addr, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0",
 			"--sync", "never", "--log-level", "warn"}
 	}
-	serve := func(role string) *replicaProc { return startPerpetua(t, serveArgs(role)...) }
+	serve := func(role string) *drillProc { return startPerpetua(t, roleArgs(role)...) }
 	trainer := serve("train")
 	shop := sim.New(sim.Config{Seed: 9, Visits: 6000})
 	var evs []event.Event
@@ -160,12 +101,12 @@ func TestReplicasCLI(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for len(modelsOf(t, trainer.addr).Versions) == 0 { // a version comes with each full checkpoint (idle: 10 s)
 		if time.Now().After(deadline) {
-			t.Fatalf("the trainer registered no version within 60 s; stderr: %s", trainer.err.String())
+			t.Fatalf("the trainer registered no version within 60 s; stderr: %s", trainer.stderr.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	reps := []*replicaProc{serve("serve"), serve("serve")}
-	waitChampion := func(r *replicaProc, learner string, version uint64) time.Duration {
+	reps := []*drillProc{serve("serve"), serve("serve")}
+	waitChampion := func(r *drillProc, learner string, version uint64) time.Duration {
 		t.Helper()
 		start := time.Now()
 		for {
@@ -174,7 +115,7 @@ func TestReplicasCLI(t *testing.T) {
 				return time.Since(start)
 			}
 			if time.Since(start) > 30*time.Second {
-				t.Fatalf("replica %s serves %+v after 30 s; want %s v%d; stderr: %s", r.addr, c, learner, version, r.err.String())
+				t.Fatalf("replica %s serves %+v after 30 s; want %s v%d; stderr: %s", r.addr, c, learner, version, r.stderr.String())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -259,8 +200,7 @@ func TestReplicasCLI(t *testing.T) {
 		return fmt.Sprint(r.Model, r.Predictions)
 	}
 	before := answer(reps[1].addr)
-	reps[0].cmd.Process.Kill()
-	reps[0].cmd.Wait()
+	reps[0].kill()
 	again := serve("serve")
 	waitChampion(again, "deep", v)
 	// It answers as the other once it has read the log to its end.
@@ -337,9 +277,8 @@ func TestReplicasCLI(t *testing.T) {
 	for range rounds {
 		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
 		i := rng.IntN(2)
-		reps[i].cmd.Process.Kill()
-		reps[i].cmd.Wait()
-		r := launchPerpetua(t, serveArgs("serve")...)
+		reps[i].kill()
+		r := launchPerpetua(t, roleArgs("serve")...)
 		addrMu.Lock()
 		reps[i] = r
 		addrMu.Unlock()
@@ -385,7 +324,7 @@ func TestReplicasCLI(t *testing.T) {
 		t.Fatal("no event was acknowledged during the drill")
 	}
 	for _, r := range reps {
-		r.waitReady(t, []string{"serve", "--role", "serve", "(after the drill)"})
+		t.Logf("a replica ready %v after the drill", r.waitReady(t).Round(time.Millisecond))
 	}
 	for start := time.Now(); answer(reps[0].addr) != answer(reps[1].addr); time.Sleep(50 * time.Millisecond) {
 		if time.Since(start) > 60*time.Second {
